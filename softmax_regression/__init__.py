@@ -1,0 +1,19 @@
+"""Multinomial logistic (softmax) regression for scikit-learn.
+
+:class:`SoftmaxRegression` minimises the same objective as
+:class:`sklearn.linear_model.LogisticRegression`, so the same ``C`` gives the
+same model; the functions are the maths it is built on.
+"""
+
+from ._estimator import SoftmaxRegression
+from ._loss import cross_entropy, cross_entropy_grad, log_softmax, softmax
+from ._version import __version__
+
+__all__ = [
+    "SoftmaxRegression",
+    "__version__",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "log_softmax",
+    "softmax",
+]

@@ -1,0 +1,277 @@
+r"""Softmax, log-softmax and the cross-entropy loss on raw scores.
+
+This module is pure NumPy: no scikit-learn, no model, no penalty. It works on
+``raw_prediction``, the unnormalised scores (logits) :math:`z`, of a batch of
+samples.
+
+Notation, used in every docstring of the package: for one sample with raw
+scores :math:`z \in \mathbb{R}^K` over :math:`K` classes,
+
+.. math::
+
+    p_k = \operatorname{softmax}(z)_k
+        = \frac{e^{z_k - m}}{\sum_{j=1}^K e^{z_j - m}},
+    \qquad m = \max_j z_j,
+
+which equals :math:`e^{z_k} / \sum_j e^{z_j}` for every real :math:`m`; taking
+the maximum means no exponent is positive, so nothing overflows, and at least
+one term of the sum is 1, so it cannot underflow to zero. With the true class
+:math:`y \in \{0, \dots, K-1\}`,
+
+.. math::
+
+    \operatorname{CE}(z, y) = -\log p_y
+        = \operatorname{logsumexp}(z) - z_y,
+    \qquad
+    \frac{\partial \operatorname{CE}}{\partial z_k} = p_k - [k = y],
+
+where :math:`[k = y]` is 1 for the true class and 0 otherwise. The derivative
+follows from :math:`\partial p_y / \partial z_k = p_y([k = y] - p_k)`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["cross_entropy", "cross_entropy_grad", "log_softmax", "softmax"]
+
+
+def _as_float_array(raw_prediction) -> np.ndarray:
+    """Return ``raw_prediction`` as a floating array, keeping float32 as float32."""
+    raw_prediction = np.asarray(raw_prediction)
+    if not np.issubdtype(raw_prediction.dtype, np.floating):
+        # Integers and booleans are promoted; float16/32/64 stay as they are.
+        raw_prediction = raw_prediction.astype(np.float64)
+    return raw_prediction
+
+
+def _softmax_inplace(raw_prediction: np.ndarray, axis: int) -> np.ndarray:
+    """Overwrite ``raw_prediction`` with its softmax along ``axis``.
+
+    This is the kernel every other function of the package is built on.
+
+    Parameters
+    ----------
+    raw_prediction : ndarray of floating dtype
+        Raw scores, overwritten with the probabilities.
+    axis : int
+        The class axis.
+
+    Returns
+    -------
+    log_sum_exp : ndarray
+        ``logsumexp(raw_prediction, axis)`` of the scores as they were on entry,
+        with ``axis`` removed; the same dtype as ``raw_prediction``.
+    """
+    max_raw = np.max(raw_prediction, axis=axis, keepdims=True)
+    raw_prediction -= max_raw
+    np.exp(raw_prediction, out=raw_prediction)
+    sum_exp = np.sum(raw_prediction, axis=axis, keepdims=True)
+    raw_prediction /= sum_exp
+    # sum_exp >= 1 since one term is exp(0): the log is finite.
+    log_sum_exp = np.log(sum_exp, out=sum_exp)
+    log_sum_exp += max_raw
+    return np.squeeze(log_sum_exp, axis=axis)
+
+
+def softmax(raw_prediction, axis: int = -1) -> np.ndarray:
+    r"""Softmax of raw scores along ``axis``, computed stably.
+
+    .. math:: p_k = e^{z_k - m} / \sum_j e^{z_j - m}, \quad m = \max_j z_j.
+
+    Parameters
+    ----------
+    raw_prediction : array-like of any shape
+        Raw scores (logits). ``-inf`` is allowed (that class gets probability 0)
+        as long as every slice along ``axis`` has a finite maximum.
+    axis : int, default=-1
+        The class axis; every slice along it sums to one.
+
+    Returns
+    -------
+    probabilities : ndarray of the same shape
+        float32 for float32 input, float64 for float64 or integer input.
+
+    Examples
+    --------
+    >>> from softmax_regression import softmax
+    >>> softmax([1.0, 1.0, 1e4]).round(6).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    raw_prediction = _as_float_array(raw_prediction)
+    probabilities = raw_prediction.copy()
+    _softmax_inplace(probabilities, axis=axis)
+    return probabilities
+
+
+def log_softmax(raw_prediction, axis: int = -1) -> np.ndarray:
+    r"""Logarithm of the softmax along ``axis``, through log-sum-exp.
+
+    .. math::
+        \log p_k = z_k - m - \log \sum_j e^{z_j - m}, \quad m = \max_j z_j.
+
+    Unlike ``np.log(softmax(z))`` it stays finite where a probability
+    underflows to zero.
+
+    Parameters
+    ----------
+    raw_prediction : array-like of any shape
+        Raw scores (logits).
+    axis : int, default=-1
+        The class axis.
+
+    Returns
+    -------
+    log_probabilities : ndarray of the same shape and floating dtype
+
+    Examples
+    --------
+    >>> from softmax_regression import log_softmax
+    >>> log_softmax([0.0, 1000.0]).tolist()
+    [-1000.0, 0.0]
+    """
+    raw_prediction = _as_float_array(raw_prediction)
+    max_raw = np.max(raw_prediction, axis=axis, keepdims=True)
+    shifted = raw_prediction - max_raw
+    sum_exp = np.sum(np.exp(shifted), axis=axis, keepdims=True)
+    shifted -= np.log(sum_exp)
+    return shifted
+
+
+def _check_labels_and_weights(raw_prediction, y, sample_weight):
+    """Validate the arguments of the cross-entropy functions.
+
+    Returns the raw scores as a 2-D float array of shape (n_samples, n_classes),
+    the labels as a 1-D integer array, the normalised sample weights (summing
+    to one, float64) and whether the input was a single sample.
+    """
+    raw_prediction = _as_float_array(raw_prediction)
+    y = np.asarray(y)
+    single_sample = raw_prediction.ndim == 1
+    if single_sample:
+        if y.ndim != 0:
+            raise ValueError(
+                "For 1-D raw_prediction (one sample), y must be a single integer "
+                f"label; got an array of shape {y.shape}."
+            )
+        raw_prediction = raw_prediction[np.newaxis, :]
+        y = y.reshape(1)
+    elif raw_prediction.ndim == 2:
+        if y.shape != (raw_prediction.shape[0],):
+            raise ValueError(
+                "y must be 1-D with one label per row of raw_prediction: "
+                f"raw_prediction has shape {raw_prediction.shape}, y has shape "
+                f"{y.shape}."
+            )
+    else:
+        raise ValueError(
+            "raw_prediction must be 1-D (n_classes,) or 2-D (n_samples, "
+            f"n_classes); got {raw_prediction.ndim} dimensions."
+        )
+    n_samples, n_classes = raw_prediction.shape
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"y must hold integer class indices in [0, {n_classes}); got dtype "
+            f"{y.dtype}."
+        )
+    if n_samples and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(
+            f"y must hold class indices in [0, {n_classes}) for {n_classes} "
+            f"columns of raw_prediction; got values in [{y.min()}, {y.max()}]."
+        )
+    if sample_weight is None:
+        if n_samples == 0:
+            raise ValueError("raw_prediction holds no sample.")
+        normalised_weight = np.full(n_samples, 1.0 / n_samples)
+    else:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        if sample_weight.shape != (n_samples,):
+            raise ValueError(
+                f"sample_weight must have shape ({n_samples},); got "
+                f"{sample_weight.shape}."
+            )
+        if not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
+            raise ValueError("sample_weight must be finite and non-negative.")
+        weight_sum = sample_weight.sum()
+        if weight_sum <= 0:
+            raise ValueError("sample_weight must have a positive sum.")
+        normalised_weight = sample_weight / weight_sum
+    return raw_prediction, y, normalised_weight, single_sample
+
+
+def cross_entropy(raw_prediction, y, sample_weight=None):
+    r"""Cross-entropy of raw scores against integer labels.
+
+    For one sample, :math:`\operatorname{CE}(z, y) = -\log p_y
+    = \operatorname{logsumexp}(z) - z_y`. For a batch, the weighted mean
+
+    .. math::
+        L = \frac{\sum_i s_i \operatorname{CE}(z_i, y_i)}{\sum_i s_i}.
+
+    Parameters
+    ----------
+    raw_prediction : array-like of shape (n_classes,) or (n_samples, n_classes)
+        Raw scores of one sample, or of a batch (one row per sample).
+    y : int or array-like of shape (n_samples,)
+        Index of the true class: an integer for one sample, an integer array
+        for a batch.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights :math:`s_i` of a batch; ``None`` means all ones.
+
+    Returns
+    -------
+    loss : numpy floating scalar
+        Of the dtype of ``raw_prediction`` (float32 stays float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softmax_regression import cross_entropy
+    >>> float(cross_entropy([0.0, 0.0], 1)) == float(np.log(2))
+    True
+    """
+    raw_prediction, y, normalised_weight, _ = _check_labels_and_weights(
+        raw_prediction, y, sample_weight
+    )
+    n_samples = raw_prediction.shape[0]
+    raw_true = raw_prediction[np.arange(n_samples), y]
+    log_sum_exp = _softmax_inplace(raw_prediction.copy(), axis=1)
+    # Accumulate in float64 so a float32 batch loses no more than one rounding.
+    loss = np.dot(normalised_weight, (log_sum_exp - raw_true).astype(np.float64))
+    return raw_prediction.dtype.type(loss)
+
+
+def cross_entropy_grad(raw_prediction, y, sample_weight=None) -> np.ndarray:
+    r"""Gradient of :func:`cross_entropy` with respect to ``raw_prediction``.
+
+    For one sample it is :math:`p - e_y`, the probabilities minus the one-hot
+    vector of the true class. For a batch, row :math:`i` is
+    :math:`s_i (p_i - e_{y_i}) / \sum_j s_j`.
+
+    Parameters
+    ----------
+    raw_prediction : array-like of shape (n_classes,) or (n_samples, n_classes)
+        Raw scores of one sample, or of a batch.
+    y : int or array-like of shape (n_samples,)
+        Index of the true class.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of a batch; ``None`` means all ones.
+
+    Returns
+    -------
+    gradient : ndarray of the same shape and floating dtype as raw_prediction
+
+    Examples
+    --------
+    >>> from softmax_regression import cross_entropy_grad
+    >>> cross_entropy_grad([0.0, 0.0], 1).tolist()
+    [0.5, -0.5]
+    """
+    raw_prediction, y, normalised_weight, single_sample = _check_labels_and_weights(
+        raw_prediction, y, sample_weight
+    )
+    gradient = raw_prediction.copy()
+    _softmax_inplace(gradient, axis=1)
+    gradient[np.arange(gradient.shape[0]), y] -= 1
+    gradient *= normalised_weight.astype(gradient.dtype)[:, np.newaxis]
+    return gradient[0] if single_sample else gradient

@@ -1,0 +1,120 @@
+"""Tests of the linear-model objective against an independent reference."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.special
+from numpy.testing import assert_allclose
+
+from softmax_regression._linear_loss import LinearSoftmaxLoss
+
+N_SAMPLES, N_FEATURES, N_CLASSES = 30, 4, 3
+
+
+def make_problem(dtype=np.float64, sparse=False, weighted=False, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(N_SAMPLES, N_FEATURES)).astype(dtype)
+    if sparse:
+        X[rng.uniform(size=X.shape) < 0.5] = 0
+        X = sp.csr_matrix(X)
+    y = rng.integers(0, N_CLASSES, size=N_SAMPLES)
+    sample_weight = rng.uniform(0, 3, size=N_SAMPLES).astype(dtype) if weighted else None
+    return X, y, sample_weight
+
+
+def reference_objective(coef, X, y, sample_weight, l2_reg_strength, fit_intercept):
+    """The objective written directly with scipy.special.logsumexp, in float64."""
+    X = X.toarray() if sp.issparse(X) else X
+    X = np.asarray(X, dtype=np.float64)
+    n_weights = N_CLASSES * N_FEATURES
+    weights = coef[:n_weights].reshape(N_CLASSES, N_FEATURES)
+    intercept = coef[n_weights:] if fit_intercept else np.zeros(N_CLASSES)
+    raw = X @ weights.T + intercept
+    per_sample = scipy.special.logsumexp(raw, axis=1) - raw[np.arange(len(y)), y]
+    return np.average(per_sample, weights=sample_weight) + 0.5 * l2_reg_strength * (
+        weights**2
+    ).sum()
+
+
+def five_point_gradient(func, x, eps=1e-4):
+    """Central five-point stencil gradient of scalar ``func`` at ``x``."""
+    return np.array(
+        [
+            (
+                -func(x + 2 * eps * e)
+                + 8 * func(x + eps * e)
+                - 8 * func(x - eps * e)
+                + func(x - 2 * eps * e)
+            )
+            / (12 * eps)
+            for e in np.eye(x.size)
+        ]
+    )
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("l2_reg_strength", [0.0, 0.3])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_loss_and_gradient(fit_intercept, weighted, l2_reg_strength, sparse):
+    X, y, sample_weight = make_problem(sparse=sparse, weighted=weighted)
+    loss = LinearSoftmaxLoss(
+        X, y, N_CLASSES, sample_weight, l2_reg_strength, fit_intercept
+    )
+    coef = np.random.default_rng(1).normal(size=loss.n_coef)
+    value, gradient = loss.loss_gradient(coef)
+    expected = reference_objective(
+        coef, X, y, sample_weight, l2_reg_strength, fit_intercept
+    )
+    assert_allclose(value, expected, rtol=1e-13)
+    numerical = five_point_gradient(loss.loss, coef)
+    assert_allclose(gradient, numerical, rtol=1e-7, atol=1e-9)
+    assert gradient.dtype == np.float64
+
+
+def test_repeated_evaluations_are_identical():
+    # The score buffer is reused: one evaluation must not leak into the next.
+    X, y, sample_weight = make_problem(weighted=True)
+    loss = LinearSoftmaxLoss(X, y, N_CLASSES, sample_weight, 0.1, True)
+    rng = np.random.default_rng(2)
+    coef_a, coef_b = rng.normal(size=(2, loss.n_coef))
+    first = loss.loss_gradient(coef_a)
+    loss.loss_gradient(coef_b)
+    second = loss.loss_gradient(coef_a)
+    assert first[0] == second[0]
+    assert_allclose(first[1], second[1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_float32_computed_in_float32(sparse):
+    X32, y, sample_weight = make_problem(dtype=np.float32, sparse=sparse, weighted=True)
+    X64 = X32.astype(np.float64)
+    loss32 = LinearSoftmaxLoss(X32, y, N_CLASSES, sample_weight, 0.1, True)
+    loss64 = LinearSoftmaxLoss(
+        X64, y, N_CLASSES, sample_weight.astype(np.float64), 0.1, True
+    )
+    assert loss32._raw.dtype == np.float32
+    coef = np.random.default_rng(3).normal(size=loss32.n_coef)
+    value32, gradient32 = loss32.loss_gradient(coef)
+    value64, gradient64 = loss64.loss_gradient(coef)
+    assert_allclose(value32, value64, rtol=1e-6)
+    assert_allclose(gradient32, gradient64, rtol=1e-4, atol=1e-6)
+
+
+def test_unpack_returns_views_in_documented_layout():
+    X, y, _ = make_problem()
+    loss = LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True)
+    coef = np.arange(loss.n_coef, dtype=np.float64)
+    weights, intercept = loss.unpack(coef)
+    assert weights.shape == (N_CLASSES, N_FEATURES)
+    assert_allclose(weights[1], np.arange(N_FEATURES, 2 * N_FEATURES))
+    assert_allclose(intercept, np.arange(N_CLASSES * N_FEATURES, loss.n_coef))
+    assert np.shares_memory(weights, coef) and np.shares_memory(intercept, coef)
+
+
+def test_x_is_referenced_not_copied():
+    X, y, _ = make_problem()
+    X.flags.writeable = False
+    loss = LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True)
+    loss.loss_gradient(np.zeros(loss.n_coef))
+    assert loss.X is X
