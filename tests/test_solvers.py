@@ -46,6 +46,16 @@ def test_lbfgs_reports_iteration_limit():
     assert "ITERATIONS" in result.message.upper()
 
 
+def test_flat_objective_is_not_converged():
+    # A loss that cannot decrease: scipy reports success, the driver does not.
+    def constant(coef):
+        return 1.0, np.full_like(coef, 1e-3)
+
+    result = minimize_lbfgs(constant, np.zeros(2), tol=1e-6, max_iter=10, ftol=0.0)
+    assert not result.converged
+    assert result.max_abs_gradient == 1e-3
+
+
 def test_verbose_prints_one_line_per_iteration(capsys):
     result = minimize_lbfgs(rosenbrock, np.array([-1.2, 1.0]), tol=1e-8,
                             max_iter=200, ftol=0.0, verbose=1)

@@ -1,0 +1,461 @@
+"""Tests of SoftmaxRegression against LogisticRegression, statsmodels and itself."""
+
+import pickle
+import re
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.special
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_classification,
+)
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from softmax_regression import SoftmaxRegression, log_softmax
+
+# Tight, yet reachable by L-BFGS in float64 on every problem here: at 1e-9 the
+# objective of digits at C=20 is already flat to machine precision. The
+# ConvergenceWarning is an error in this module, so every fit proves it got there.
+TIGHT = {"tol": 1e-8, "max_iter": 10_000}
+pytestmark = pytest.mark.filterwarnings(
+    "error::sklearn.exceptions.ConvergenceWarning"
+)
+
+
+def exact_reference(**params):
+    """LogisticRegression's Newton solver run to the exact optimum."""
+    return LogisticRegression(
+        solver="newton-cholesky", tol=1e-12, max_iter=1000, **params
+    )
+
+
+def standardised(load):
+    X, y = load(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def objective(model, X, y, C, sample_weight=None):
+    """The penalised objective of a fitted model, written out with scipy."""
+    coef, intercept = model.coef_, model.intercept_
+    if coef.shape[0] == 1:  # LogisticRegression's binary model: margins only
+        coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+        intercept = np.r_[0.0, intercept]
+    raw = X @ coef.T + intercept
+    encoded = np.searchsorted(model.classes_, y)
+    per_sample = scipy.special.logsumexp(raw, axis=1) - raw[np.arange(len(y)), encoded]
+    weight_sum = len(y) if sample_weight is None else np.sum(sample_weight)
+    return (
+        np.average(per_sample, weights=sample_weight)
+        + (coef**2).sum() / (2 * C * weight_sum)
+    )
+
+
+def assert_same_model(ours, theirs, X, atol=1e-5):
+    """Same coef, same intercept up to the constant, same probabilities."""
+    assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=atol)
+    theirs_intercept = theirs.intercept_ - theirs.intercept_.mean()
+    assert_allclose(ours.intercept_, theirs_intercept, rtol=0, atol=atol)
+    assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=0,
+                    atol=atol)
+
+
+def assert_near_optimum(ours, exact, X, y, C, exact_C=None):
+    """``ours`` is as close to the exact optimum as its gradient tolerance allows.
+
+    The penalty makes the objective 1/(C S)-strongly convex in the weights, so a
+    gradient of 2-norm at most g = sqrt(n_coef) * tol puts the weights within
+    g C S of the optimum and the objective within g**2 C S / 2 above it.
+    """
+    weight_sum = len(y)
+    gradient_norm = np.sqrt(ours.coef_.size + ours.intercept_.size) * ours.tol
+    f_ours = objective(ours, X, y, C)
+    f_exact = objective(exact, X, y, exact_C or C)
+    assert f_exact - 1e-14 <= f_ours <= f_exact + gradient_norm**2 * C * weight_sum / 2
+    ours_coef, exact_coef = ours.coef_, exact.coef_
+    if exact_coef.shape[0] == 1:  # binary LogisticRegression: compare margins
+        ours_coef, exact_coef = ours_coef[1] - ours_coef[0], exact_coef[0]
+    assert np.linalg.norm(ours_coef - exact_coef) <= gradient_norm * C * weight_sum
+    assert_allclose(ours.predict_proba(X), exact.predict_proba(X), atol=1e-5)
+    assert_array_equal(ours.predict(X), exact.predict(X))
+
+
+# -- Same C, same model -------------------------------------------------------
+
+
+@pytest.mark.parametrize("load", [load_iris, load_digits, load_wine])
+@pytest.mark.parametrize("C", [0.05, 1.0, 20.0])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_matches_logistic_regression(load, C, fit_intercept):
+    X, y = standardised(load)
+    ours = SoftmaxRegression(C=C, fit_intercept=fit_intercept, **TIGHT).fit(X, y)
+    exact = exact_reference(C=C, fit_intercept=fit_intercept).fit(X, y)
+    assert_near_optimum(ours, exact, X, y, C)
+
+
+def test_matches_logistic_regression_at_default_tol_same_path():
+    # Same objective, same solver settings: the very same iterates.
+    X, y = standardised(load_digits)
+    ours = SoftmaxRegression().fit(X, y)
+    theirs = LogisticRegression(max_iter=500).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_[0]
+    assert_same_model(ours, theirs, X, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "class_weight", [None, "balanced", {0: 3.0, 1: 0.5, 2: 1.0}]
+)
+def test_sample_and_class_weights_match_logistic_regression(class_weight):
+    X, y = standardised(load_wine)
+    sample_weight = np.random.default_rng(0).uniform(0, 3, size=y.size)
+    sample_weight[::7] = 0
+    params = {"C": 0.5, "class_weight": class_weight, **TIGHT}
+    ours = SoftmaxRegression(**params).fit(X, y, sample_weight=sample_weight)
+    theirs = exact_reference(C=0.5, class_weight=class_weight).fit(
+        X, y, sample_weight=sample_weight
+    )
+    assert_same_model(ours, theirs, X)
+
+
+def test_class_weight_is_sample_weight():
+    X, y = standardised(load_iris)
+    class_weight = {0: 0.5, 1: 2.0, 2: 4.0}
+    weighted = SoftmaxRegression(class_weight=class_weight, **TIGHT).fit(X, y)
+    sample_weight = np.array([class_weight[label] for label in y])
+    reweighted = SoftmaxRegression(**TIGHT).fit(X, y, sample_weight=sample_weight)
+    assert_allclose(weighted.coef_, reweighted.coef_, rtol=1e-12, atol=1e-14)
+
+
+def test_integer_weights_are_repetitions():
+    X, y = standardised(load_iris)
+    sample_weight = np.random.default_rng(1).integers(0, 4, size=y.size)
+    weighted = SoftmaxRegression(**TIGHT).fit(X, y, sample_weight=sample_weight)
+    repeated = SoftmaxRegression(**TIGHT).fit(
+        np.repeat(X, sample_weight, axis=0), np.repeat(y, sample_weight)
+    )
+    assert_allclose(weighted.coef_, repeated.coef_, atol=1e-6)
+    assert_allclose(weighted.intercept_, repeated.intercept_, atol=1e-6)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_binary_is_logistic_regression_with_twice_c(fit_intercept):
+    X, y = standardised(load_breast_cancer)
+    C = 0.3
+    ours = SoftmaxRegression(C=C, fit_intercept=fit_intercept, **TIGHT).fit(X, y)
+    exact = exact_reference(C=2 * C, fit_intercept=fit_intercept).fit(X, y)
+    assert ours.coef_.shape == (2, X.shape[1])
+    assert_allclose(ours.coef_[0], -ours.coef_[1], rtol=1e-8, atol=1e-10)
+    # The same objective: LogisticRegression at 2C on the margin, ours at C.
+    assert_near_optimum(ours, exact, X, y, C, exact_C=2 * C)
+    assert_allclose(ours.intercept_[1] - ours.intercept_[0], exact.intercept_[0],
+                    atol=1e-4)
+    assert_allclose(ours.decision_function(X), exact.decision_function(X),
+                    atol=1e-4)
+
+
+def test_unpenalised_matches_statsmodels_mnlogit():
+    statsmodels = pytest.importorskip("statsmodels.api")
+    X, y = make_classification(
+        n_samples=600, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
+        n_clusters_per_class=1, flip_y=0.2, random_state=0,
+    )
+    ours = SoftmaxRegression(C=np.inf, **TIGHT).fit(X, y)
+    reference = statsmodels.MNLogit(y, statsmodels.add_constant(X)).fit(
+        method="newton", tol=1e-12, maxiter=100, disp=False
+    )
+    # MNLogit fixes class 0 at zero; its params are (1 + n_features, n_classes - 1).
+    params = reference.params
+    assert_allclose(ours.intercept_[1:] - ours.intercept_[0], params[0], rtol=1e-6)
+    assert_allclose((ours.coef_[1:] - ours.coef_[0]).T, params[1:], rtol=1e-6)
+    assert_allclose(ours.predict_proba(X), reference.predict(), rtol=1e-6,
+                    atol=1e-9)
+
+
+# -- Inputs -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sparse_format", ["csr", "csc"])
+def test_sparse_equals_dense(sparse_format):
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    X_sparse = sp.csr_matrix(X).asformat(sparse_format)
+    dense = SoftmaxRegression(**TIGHT).fit(X, y)
+    sparse = SoftmaxRegression(**TIGHT).fit(X_sparse, y)
+    assert_allclose(sparse.coef_, dense.coef_, atol=1e-5)
+    assert_allclose(sparse.predict_proba(X_sparse), dense.predict_proba(X),
+                    atol=1e-5)
+    assert_allclose(sparse.decision_function(X_sparse), dense.decision_function(X),
+                    atol=1e-4)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_float32_close_to_float64_and_stays_float32(sparse):
+    X, y = standardised(load_digits)
+    X32 = X.astype(np.float32)
+    if sparse:
+        X32 = sp.csr_matrix(X32)
+    model32 = SoftmaxRegression(tol=1e-5).fit(X32, y)
+    model64 = SoftmaxRegression(tol=1e-5).fit(X, y)
+    assert model32.coef_.dtype == model32.intercept_.dtype == np.float32
+    assert model32.predict_proba(X32).dtype == np.float32
+    assert model32.decision_function(X32).dtype == np.float32
+    assert_allclose(model32.predict_proba(X32), model64.predict_proba(X), atol=2e-3)
+    assert np.mean(model32.predict(X32) == model64.predict(X)) > 0.995
+
+
+def test_string_and_float_labels():
+    X, y = standardised(load_iris)
+    class_names = np.array(["setosa", "versicolor", "virginica"])
+    names = class_names[y]
+    by_name = SoftmaxRegression().fit(X, names)
+    by_index = SoftmaxRegression().fit(X, y)
+    by_float = SoftmaxRegression().fit(X, y.astype(float))
+    assert_array_equal(by_name.classes_, ["setosa", "versicolor", "virginica"])
+    assert_array_equal(by_name.predict(X), class_names[by_index.predict(X)])
+    assert_array_equal(by_float.classes_, [0.0, 1.0, 2.0])
+    assert_allclose(by_float.coef_, by_index.coef_)
+    assert_allclose(by_name.coef_, by_index.coef_)
+
+
+def test_pandas_dataframe_feature_names():
+    pd = pytest.importorskip("pandas")
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = SoftmaxRegression().fit(X, y)
+    assert_array_equal(model.feature_names_in_, X.columns)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        from_array = model.predict_proba(X.to_numpy())
+    assert_allclose(model.predict_proba(X), from_array)
+    renamed = X.rename(columns={X.columns[0]: "something else"})
+    with pytest.raises(ValueError, match="feature names"):
+        model.predict(renamed)
+    weight = np.linspace(0.5, 1.5, len(y))
+    assert_array_equal(
+        SoftmaxRegression().fit(X, y, sample_weight=pd.Series(weight)).coef_,
+        SoftmaxRegression().fit(X, y, sample_weight=weight).coef_,
+    )
+
+
+def test_inputs_not_modified_and_read_only_inputs_work():
+    X, y = standardised(load_wine)
+    sample_weight = np.linspace(0.5, 2, y.size)
+    copies = X.copy(), y.copy(), sample_weight.copy()
+    for array in (X, y, sample_weight):
+        array.flags.writeable = False
+    model = SoftmaxRegression(class_weight="balanced").fit(X, y, sample_weight)
+    model.predict_proba(X)
+    for array, original in zip((X, y, sample_weight), copies, strict=True):
+        assert_array_equal(array, original)
+
+
+def test_memmapped_input(tmp_path):
+    X, y = standardised(load_iris)
+    path = tmp_path / "X.dat"
+    memmap = np.memmap(path, dtype=np.float64, mode="w+", shape=X.shape)
+    memmap[:] = X
+    memmap.flush()
+    read_only = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
+    model = SoftmaxRegression().fit(read_only, y)
+    assert_allclose(model.coef_, SoftmaxRegression().fit(X, y).coef_)
+
+
+@pytest.mark.parametrize(
+    "layout", ["float64-C", "float64-F", "float32-C", "csr", "csc"]
+)
+def test_fit_never_copies_x(layout):
+    X, y = make_classification(n_samples=20_000, n_features=100, n_informative=20,
+                               n_classes=3, random_state=0)
+    if layout == "float64-F":
+        X = np.asfortranarray(X)
+    elif layout == "float32-C":
+        X = X.astype(np.float32)
+    elif layout in ("csr", "csc"):
+        X[np.abs(X) < 1.0] = 0.0
+        X = sp.csr_matrix(X).asformat(layout)
+    x_bytes = X.data.nbytes if sp.issparse(X) else X.nbytes
+    model = SoftmaxRegression(max_iter=5)
+    tracemalloc.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # Scores buffer n_classes x n_samples plus O(n_samples) vectors, well under X.
+    n_scores = X.shape[0] * 3 * X.dtype.itemsize
+    assert peak < 0.5 * x_bytes + 8 * n_scores, (peak, x_bytes)
+
+
+# -- Behaviour ----------------------------------------------------------------
+
+
+def test_decision_function_shapes_and_intercept_centred():
+    X, y = standardised(load_iris)
+    model = SoftmaxRegression().fit(X, y)
+    scores = model.decision_function(X)
+    assert scores.shape == (len(y), 3)
+    assert_allclose(scores, X @ model.coef_.T + model.intercept_)
+    assert abs(model.intercept_.sum()) < 1e-12
+    binary = SoftmaxRegression().fit(X[y < 2], y[y < 2])
+    margin = binary.decision_function(X)
+    scores = X @ binary.coef_.T + binary.intercept_
+    assert_allclose(margin, scores[:, 1] - scores[:, 0])
+    assert_array_equal(binary.predict(X), np.where(margin > 0, 1, 0))
+
+
+def test_predict_log_proba_finite_where_proba_underflows():
+    X, y = standardised(load_iris)
+    model = SoftmaxRegression(C=100).fit(X, y)
+    far = 100 * X[:5]
+    assert np.any(model.predict_proba(far) == 0)
+    log_proba = model.predict_log_proba(far)
+    assert np.all(np.isfinite(log_proba))
+    scores = far @ model.coef_.T + model.intercept_
+    assert_allclose(log_proba, scipy.special.log_softmax(scores, axis=1), rtol=1e-12)
+    assert_allclose(log_proba, log_softmax(scores, axis=1))
+
+
+def test_warm_start_continues_from_previous_solution():
+    X, y = standardised(load_digits)
+    model = SoftmaxRegression(warm_start=True, tol=1e-6).fit(X, y)
+    cold_iterations = model.n_iter_
+    coef = model.coef_.copy()
+    model.fit(X, y)
+    assert model.n_iter_ <= 2 < cold_iterations
+    assert_allclose(model.coef_, coef, atol=1e-5)
+    # A new C starts from the old solution: fewer iterations than from zero.
+    warm = model.set_params(C=2.0).fit(X, y).n_iter_
+    cold = SoftmaxRegression(C=2.0, tol=1e-6).fit(X, y).n_iter_
+    assert warm < cold
+    with pytest.raises(ValueError, match="same classes and number of features"):
+        model.fit(X[:, :10], y)
+
+
+def test_verbose_prints_progress(capsys):
+    X, y = standardised(load_iris)
+    model = SoftmaxRegression(verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "objective" in lines[0] and "max|grad|" in lines[0]
+    assert len(lines) == model.n_iter_ + 1
+    assert all(re.match(r"\[lbfgs\]\s+\d+\s+\S+\s+\S+\s+\S+$", line)
+               for line in lines[1:])
+
+
+def test_convergence_warning_says_what_to_do():
+    X, y = load_wine(return_X_y=True)  # unscaled: slow to converge
+    with pytest.warns(ConvergenceWarning, match=r"after 3 iterations.*max_iter.*"
+                      r"standardise"):
+        model = SoftmaxRegression(max_iter=3).fit(X, y)
+    assert model.n_iter_ == 3
+
+
+def test_pipeline_and_grid_search():
+    X, y = load_digits(return_X_y=True)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), SoftmaxRegression()),
+        {"softmaxregression__C": [0.01, 0.1, 1.0]},
+        cv=3,
+    ).fit(X, y)
+    assert search.best_score_ > 0.9
+    assert search.best_estimator_[-1].coef_.shape == (10, 64)
+
+
+def test_pickle_round_trip():
+    X, y = standardised(load_iris)
+    model = SoftmaxRegression().fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+
+
+# -- Errors -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_x_is_rejected(bad):
+    X, y = standardised(load_iris)
+    X = X.copy()
+    X[3, 1] = bad
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        SoftmaxRegression().fit(X, y)
+
+
+def test_single_class_is_rejected():
+    X, y = standardised(load_iris)
+    with pytest.raises(ValueError, match="at least 2 classes.*only one class: 0"):
+        SoftmaxRegression().fit(X[:10], y[:10])
+
+
+def test_weights_leaving_one_class_are_rejected():
+    X, y = standardised(load_iris)
+    sample_weight = (y == 2).astype(float)
+    with pytest.raises(ValueError, match=r"positive weight.*only class\(es\) \[2\]"):
+        SoftmaxRegression().fit(X, y, sample_weight=sample_weight)
+
+
+def test_balanced_with_a_zero_weight_class_is_finite():
+    X, y = standardised(load_iris)
+    sample_weight = (y != 2).astype(float)
+    model = SoftmaxRegression(class_weight="balanced").fit(X, y, sample_weight)
+    assert np.all(np.isfinite(model.coef_))
+    assert_array_equal(model.classes_, [0, 1, 2])
+
+
+def test_negative_sample_weight_is_rejected():
+    X, y = standardised(load_iris)
+    sample_weight = np.ones(y.size)
+    sample_weight[0] = -1
+    with pytest.raises(ValueError, match="Negative values in data passed to"):
+        SoftmaxRegression().fit(X, y, sample_weight=sample_weight)
+
+
+def test_wrong_number_of_features_at_predict():
+    X, y = standardised(load_iris)
+    model = SoftmaxRegression().fit(X, y)
+    with pytest.raises(ValueError, match="4 features"):
+        model.predict(X[:, :3])
+
+
+def test_predict_before_fit():
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        SoftmaxRegression().predict(np.ones((2, 2)))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"C": -1.0}, "'C' parameter"),
+        ({"C": 0.0}, "'C' parameter"),
+        ({"solver": "saga"}, "'solver' parameter"),
+        ({"max_iter": 0}, "'max_iter' parameter"),
+        ({"tol": -1e-3}, "'tol' parameter"),
+        ({"class_weight": "auto"}, "'class_weight' parameter"),
+        ({"fit_intercept": "yes"}, "'fit_intercept' parameter"),
+    ],
+)
+def test_bad_parameters(params, match):
+    X, y = standardised(load_iris)
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegression(**params).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        (np.linspace(0, 1, 150), "Unknown label type"),
+        (np.ones((150, 2)), "y should be a 1d array|multi"),
+        (np.arange(149), "inconsistent numbers of samples"),
+    ],
+)
+def test_bad_targets(y, match):
+    X, _ = standardised(load_iris)
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegression().fit(X, y)
