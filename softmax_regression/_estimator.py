@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
@@ -142,7 +143,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     0.98
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "C": [Interval(Real, 0, None, closed="right")],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -322,7 +323,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return raw_prediction
 
     def decision_function(self, X):
-        """Raw scores of each class.
+        r"""Raw scores of each class.
 
         Parameters
         ----------
@@ -332,7 +333,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
-            :math:`z_{ik} = w_k^\\top x_i + b_k`. For two classes, the 1-D margin
+            :math:`z_{ik} = w_k^\top x_i + b_k`. For two classes, the 1-D margin
             :math:`z_{i1} - z_{i0}` of ``classes_[1]`` over ``classes_[0]``:
             positive means ``classes_[1]`` is predicted.
         """

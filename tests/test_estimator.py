@@ -29,9 +29,7 @@ from softmax_regression import SoftmaxRegression, log_softmax
 # objective of digits at C=20 is already flat to machine precision. The
 # ConvergenceWarning is an error in this module, so every fit proves it got there.
 TIGHT = {"tol": 1e-8, "max_iter": 10_000}
-pytestmark = pytest.mark.filterwarnings(
-    "error::sklearn.exceptions.ConvergenceWarning"
-)
+pytestmark = pytest.mark.filterwarnings("error::sklearn.exceptions.ConvergenceWarning")
 
 
 def exact_reference(**params):
@@ -56,9 +54,8 @@ def objective(model, X, y, C, sample_weight=None):
     encoded = np.searchsorted(model.classes_, y)
     per_sample = scipy.special.logsumexp(raw, axis=1) - raw[np.arange(len(y)), encoded]
     weight_sum = len(y) if sample_weight is None else np.sum(sample_weight)
-    return (
-        np.average(per_sample, weights=sample_weight)
-        + (coef**2).sum() / (2 * C * weight_sum)
+    return np.average(per_sample, weights=sample_weight) + (coef**2).sum() / (
+        2 * C * weight_sum
     )
 
 
@@ -67,8 +64,7 @@ def assert_same_model(ours, theirs, X, atol=1e-5):
     assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=atol)
     theirs_intercept = theirs.intercept_ - theirs.intercept_.mean()
     assert_allclose(ours.intercept_, theirs_intercept, rtol=0, atol=atol)
-    assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=0,
-                    atol=atol)
+    assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=0, atol=atol)
 
 
 def assert_near_optimum(ours, exact, X, y, C, exact_C=None):
@@ -113,9 +109,7 @@ def test_matches_logistic_regression_at_default_tol_same_path():
     assert_same_model(ours, theirs, X, atol=1e-10)
 
 
-@pytest.mark.parametrize(
-    "class_weight", [None, "balanced", {0: 3.0, 1: 0.5, 2: 1.0}]
-)
+@pytest.mark.parametrize("class_weight", [None, "balanced", {0: 3.0, 1: 0.5, 2: 1.0}])
 def test_sample_and_class_weights_match_logistic_regression(class_weight):
     X, y = standardised(load_wine)
     sample_weight = np.random.default_rng(0).uniform(0, 3, size=y.size)
@@ -158,17 +152,23 @@ def test_binary_is_logistic_regression_with_twice_c(fit_intercept):
     assert_allclose(ours.coef_[0], -ours.coef_[1], rtol=1e-8, atol=1e-10)
     # The same objective: LogisticRegression at 2C on the margin, ours at C.
     assert_near_optimum(ours, exact, X, y, C, exact_C=2 * C)
-    assert_allclose(ours.intercept_[1] - ours.intercept_[0], exact.intercept_[0],
-                    atol=1e-4)
-    assert_allclose(ours.decision_function(X), exact.decision_function(X),
-                    atol=1e-4)
+    assert_allclose(
+        ours.intercept_[1] - ours.intercept_[0], exact.intercept_[0], atol=1e-4
+    )
+    assert_allclose(ours.decision_function(X), exact.decision_function(X), atol=1e-4)
 
 
 def test_unpenalised_matches_statsmodels_mnlogit():
     statsmodels = pytest.importorskip("statsmodels.api")
     X, y = make_classification(
-        n_samples=600, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
-        n_clusters_per_class=1, flip_y=0.2, random_state=0,
+        n_samples=600,
+        n_features=4,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=3,
+        n_clusters_per_class=1,
+        flip_y=0.2,
+        random_state=0,
     )
     ours = SoftmaxRegression(C=np.inf, **TIGHT).fit(X, y)
     reference = statsmodels.MNLogit(y, statsmodels.add_constant(X)).fit(
@@ -178,8 +178,7 @@ def test_unpenalised_matches_statsmodels_mnlogit():
     params = reference.params
     assert_allclose(ours.intercept_[1:] - ours.intercept_[0], params[0], rtol=1e-6)
     assert_allclose((ours.coef_[1:] - ours.coef_[0]).T, params[1:], rtol=1e-6)
-    assert_allclose(ours.predict_proba(X), reference.predict(), rtol=1e-6,
-                    atol=1e-9)
+    assert_allclose(ours.predict_proba(X), reference.predict(), rtol=1e-6, atol=1e-9)
 
 
 # -- Inputs -------------------------------------------------------------------
@@ -193,10 +192,10 @@ def test_sparse_equals_dense(sparse_format):
     dense = SoftmaxRegression(**TIGHT).fit(X, y)
     sparse = SoftmaxRegression(**TIGHT).fit(X_sparse, y)
     assert_allclose(sparse.coef_, dense.coef_, atol=1e-5)
-    assert_allclose(sparse.predict_proba(X_sparse), dense.predict_proba(X),
-                    atol=1e-5)
-    assert_allclose(sparse.decision_function(X_sparse), dense.decision_function(X),
-                    atol=1e-4)
+    assert_allclose(sparse.predict_proba(X_sparse), dense.predict_proba(X), atol=1e-5)
+    assert_allclose(
+        sparse.decision_function(X_sparse), dense.decision_function(X), atol=1e-4
+    )
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -273,8 +272,9 @@ def test_memmapped_input(tmp_path):
     "layout", ["float64-C", "float64-F", "float32-C", "csr", "csc"]
 )
 def test_fit_never_copies_x(layout):
-    X, y = make_classification(n_samples=20_000, n_features=100, n_informative=20,
-                               n_classes=3, random_state=0)
+    X, y = make_classification(
+        n_samples=20_000, n_features=100, n_informative=20, n_classes=3, random_state=0
+    )
     if layout == "float64-F":
         X = np.asfortranarray(X)
     elif layout == "float32-C":
@@ -346,14 +346,18 @@ def test_verbose_prints_progress(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert "objective" in lines[0] and "max|grad|" in lines[0]
     assert len(lines) == model.n_iter_ + 1
-    assert all(re.match(r"\[lbfgs\]\s+\d+\s+\S+\s+\S+\s+\S+$", line)
-               for line in lines[1:])
+    assert all(
+        re.match(r"\[lbfgs\]\s+\d+\s+\S+\s+\S+\s+\S+$", line) for line in lines[1:]
+    )
 
 
 def test_convergence_warning_says_what_to_do():
     X, y = load_wine(return_X_y=True)  # unscaled: slow to converge
-    with pytest.warns(ConvergenceWarning, match=r"after 3 iterations.*max_iter.*"
-                      r"standardise"):
+    with pytest.warns(
+        ConvergenceWarning,
+        match=r"after 3 iterations.*max_iter.*"
+        r"standardise",
+    ):
         model = SoftmaxRegression(max_iter=3).fit(X, y)
     assert model.n_iter_ == 3
 
@@ -384,13 +388,13 @@ def test_non_finite_x_is_rejected(bad):
     X, y = standardised(load_iris)
     X = X.copy()
     X[3, 1] = bad
-    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+    with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
         SoftmaxRegression().fit(X, y)
 
 
 def test_single_class_is_rejected():
     X, y = standardised(load_iris)
-    with pytest.raises(ValueError, match="at least 2 classes.*only one class: 0"):
+    with pytest.raises(ValueError, match=r"at least 2 classes.*only one class: 0"):
         SoftmaxRegression().fit(X[:10], y[:10])
 
 

@@ -18,7 +18,9 @@ def make_problem(dtype=np.float64, sparse=False, weighted=False, seed=0):
         X[rng.uniform(size=X.shape) < 0.5] = 0
         X = sp.csr_matrix(X)
     y = rng.integers(0, N_CLASSES, size=N_SAMPLES)
-    sample_weight = rng.uniform(0, 3, size=N_SAMPLES).astype(dtype) if weighted else None
+    sample_weight = (
+        rng.uniform(0, 3, size=N_SAMPLES).astype(dtype) if weighted else None
+    )
     return X, y, sample_weight
 
 
@@ -31,9 +33,10 @@ def reference_objective(coef, X, y, sample_weight, l2_reg_strength, fit_intercep
     intercept = coef[n_weights:] if fit_intercept else np.zeros(N_CLASSES)
     raw = X @ weights.T + intercept
     per_sample = scipy.special.logsumexp(raw, axis=1) - raw[np.arange(len(y)), y]
-    return np.average(per_sample, weights=sample_weight) + 0.5 * l2_reg_strength * (
-        weights**2
-    ).sum()
+    return (
+        np.average(per_sample, weights=sample_weight)
+        + 0.5 * l2_reg_strength * (weights**2).sum()
+    )
 
 
 def five_point_gradient(func, x, eps=1e-4):

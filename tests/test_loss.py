@@ -49,8 +49,12 @@ def five_point_gradient(func, x, eps=1e-4):
 def test_softmax_matches_scipy(axis):
     rng = np.random.default_rng(0)
     raw = rng.normal(scale=5, size=(7, 5))
-    assert_allclose(softmax(raw, axis=axis), scipy.special.softmax(raw, axis=axis),
-                    rtol=1e-12, atol=0)
+    assert_allclose(
+        softmax(raw, axis=axis),
+        scipy.special.softmax(raw, axis=axis),
+        rtol=1e-12,
+        atol=0,
+    )
     assert_allclose(
         log_softmax(raw, axis=axis),
         scipy.special.log_softmax(raw, axis=axis),
@@ -63,8 +67,9 @@ def test_softmax_batch_shapes():
     raw = np.random.default_rng(1).normal(size=(2, 3, 4))
     assert softmax(raw).shape == raw.shape
     assert_allclose(softmax(raw, axis=1).sum(axis=1), 1.0, rtol=1e-14)
-    assert_allclose(log_softmax(raw, axis=0), scipy.special.log_softmax(raw, axis=0),
-                    rtol=1e-12)
+    assert_allclose(
+        log_softmax(raw, axis=0), scipy.special.log_softmax(raw, axis=0), rtol=1e-12
+    )
 
 
 def test_softmax_extreme_logits_are_finite():
@@ -166,8 +171,10 @@ def test_cross_entropy_single_sample_is_seed_formula():
         assert_allclose(cross_entropy(raw, label), expected, rtol=1e-14)
         one_hot = np.eye(3)[label]
         assert_allclose(
-            cross_entropy_grad(raw, label), scipy.special.softmax(raw) - one_hot,
-            rtol=1e-14, atol=1e-16,
+            cross_entropy_grad(raw, label),
+            scipy.special.softmax(raw) - one_hot,
+            rtol=1e-14,
+            atol=1e-16,
         )
 
 
@@ -203,8 +210,9 @@ def test_cross_entropy_grad_finite_differences(weighted, single_sample):
     numerical = five_point_gradient(
         lambda r: float(cross_entropy(r, y, sample_weight)), raw
     )
-    assert_allclose(cross_entropy_grad(raw, y, sample_weight), numerical,
-                    rtol=1e-8, atol=1e-10)
+    assert_allclose(
+        cross_entropy_grad(raw, y, sample_weight), numerical, rtol=1e-8, atol=1e-10
+    )
 
 
 def test_sample_weight_scale_invariance_and_zero_weight():

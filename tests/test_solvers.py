@@ -38,8 +38,9 @@ def test_lbfgs_finds_known_minimum():
 
 
 def test_lbfgs_reports_iteration_limit():
-    result = minimize_lbfgs(rosenbrock, np.array([-1.2, 1.0]), tol=1e-12,
-                            max_iter=3, ftol=0.0)
+    result = minimize_lbfgs(
+        rosenbrock, np.array([-1.2, 1.0]), tol=1e-12, max_iter=3, ftol=0.0
+    )
     assert not result.converged
     assert result.n_iter == 3
     assert result.max_abs_gradient > 1e-12
@@ -57,11 +58,18 @@ def test_flat_objective_is_not_converged():
 
 
 def test_verbose_prints_one_line_per_iteration(capsys):
-    result = minimize_lbfgs(rosenbrock, np.array([-1.2, 1.0]), tol=1e-8,
-                            max_iter=200, ftol=0.0, verbose=1)
+    result = minimize_lbfgs(
+        rosenbrock, np.array([-1.2, 1.0]), tol=1e-8, max_iter=200, ftol=0.0, verbose=1
+    )
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].split() == ["[lbfgs]", "iter", "objective", "max|grad|", "time",
-                                "(s)"]
+    assert lines[0].split() == [
+        "[lbfgs]",
+        "iter",
+        "objective",
+        "max|grad|",
+        "time",
+        "(s)",
+    ]
     rows = [line.split() for line in lines[1:]]
     assert len(rows) == result.n_iter
     assert [int(row[1]) for row in rows] == list(range(1, result.n_iter + 1))

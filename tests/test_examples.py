@@ -1,0 +1,46 @@
+"""Smoke tests: every example and the demo run headless and produce output."""
+
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("plot_*.py"))
+
+
+def test_examples_found():
+    assert len(EXAMPLES) >= 3
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
+def test_example_runs_and_saves_figures(path, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    runpy.run_path(str(path), run_name="__main__")
+    plt.close("all")
+    figures = list(tmp_path.glob("*.png"))
+    assert figures, f"{path.name} saved no figure"
+    assert all(figure.stat().st_size > 1000 for figure in figures)
+
+
+def test_demo_prints_both_models():
+    result = subprocess.run(
+        [sys.executable, "-m", "softmax_regression", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        timeout=300,
+    )
+    lines = result.stdout.splitlines()
+    rows = {line.split()[0]: line.split() for line in lines if "Regression" in line}
+    assert set(rows) == {"SoftmaxRegression", "LogisticRegression"}
+    ours, theirs = rows["SoftmaxRegression"], rows["LogisticRegression"]
+    assert float(ours[1]) > 0.95  # test accuracy on digits
+    assert abs(float(ours[4]) - float(theirs[4])) < 1e-6  # same objective
