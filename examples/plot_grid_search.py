@@ -29,8 +29,8 @@ search = GridSearchCV(
     cv=StratifiedKFold(5, shuffle=True, random_state=0),
     scoring="neg_log_loss",
 ).fit(X, y)
-best_C = search.best_params_["softmaxregression__C"]
-print(f"best C: {best_C:.4g}, cross-validated log-loss: {-search.best_score_:.4f}")
+best_c = search.best_params_["softmaxregression__C"]
+print(f"best C: {best_c:.4g}, cross-validated log-loss: {-search.best_score_:.4f}")
 
 # %%
 # Cross-validated log-loss against C
@@ -38,11 +38,16 @@ print(f"best C: {best_C:.4g}, cross-validated log-loss: {-search.best_score_:.4f
 # Too small a C underfits (everything near uniform probabilities), too large
 # a C lets the model grow over-confident.
 results = search.cv_results_
-Cs = np.asarray(results["param_softmaxregression__C"], dtype=float)
+c_values = np.asarray(results["param_softmaxregression__C"], dtype=float)
 fig, ax = plt.subplots(figsize=(6, 4))
-ax.errorbar(Cs, -results["mean_test_score"], yerr=results["std_test_score"],
-            marker="o", capsize=3)
-ax.axvline(best_C, color="k", linestyle="--", label=f"best C = {best_C:.3g}")
+ax.errorbar(
+    c_values,
+    -results["mean_test_score"],
+    yerr=results["std_test_score"],
+    marker="o",
+    capsize=3,
+)
+ax.axvline(best_c, color="k", linestyle="--", label=f"best C = {best_c:.3g}")
 ax.set_xscale("log")
 ax.set_xlabel("C")
 ax.set_ylabel("cross-validated log-loss")

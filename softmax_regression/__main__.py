@@ -31,7 +31,7 @@ def _best_fit_time(estimator, X, y, repeats: int) -> float:
 
 
 def _objective(estimator, X, y, C: float) -> float:
-    """The shared penalised objective at an estimator's coefficients."""
+    """Evaluate the shared penalised objective at an estimator's coefficients."""
     n_classes = estimator.classes_.size
     loss = LinearSoftmaxLoss(X, y, n_classes, None, 1.0 / (C * X.shape[0]), True)
     return loss.loss(np.concatenate([estimator.coef_.ravel(), estimator.intercept_]))
