@@ -7,6 +7,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -21,6 +22,7 @@ from sklearn.utils.validation import (
 
 from ._linear_loss import LinearSoftmaxLoss
 from ._loss import _softmax_inplace, log_softmax
+from ._parallel import effective_n_threads, single_threaded_blas
 from ._solvers import minimize_lbfgs
 
 _ACCEPTED_SPARSE = ["csr", "csc"]
@@ -250,28 +252,33 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             if sample_weight is None
             else float(np.sum(sample_weight, dtype=np.float64))
         )
-        loss = LinearSoftmaxLoss(
-            X,
-            y_encoded,
-            n_classes=classes.size,
-            sample_weight=sample_weight,
-            # scikit-learn's scaling: C multiplies the summed, not mean, loss.
-            l2_reg_strength=1.0 / (self.C * weight_sum),
-            fit_intercept=self.fit_intercept,
-        )
-        coef0 = self._initial_coef(loss, classes)
-        result = minimize_lbfgs(
-            loss.loss_gradient,
-            coef0,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            # Stop on the gradient alone, so that tol means what it says.
-            # scikit-learn also stops when the objective's relative decrease is
-            # under 64 * eps, which at small tol can leave the gradient 1000x
-            # above it while reporting success.
-            ftol=0.0,
-            verbose=self.verbose,
-        )
+        n_classes = classes.size
+        work = (X.nnz if sp.issparse(X) else X.shape[0] * X.shape[1]) * n_classes
+        with (
+            LinearSoftmaxLoss(
+                X,
+                y_encoded,
+                n_classes=n_classes,
+                sample_weight=sample_weight,
+                # scikit-learn's scaling: C multiplies the summed, not mean, loss.
+                l2_reg_strength=1.0 / (self.C * weight_sum),
+                fit_intercept=self.fit_intercept,
+                n_threads=effective_n_threads(work),
+            ) as loss,
+            single_threaded_blas(),
+        ):
+            result = minimize_lbfgs(
+                loss.loss_gradient,
+                self._initial_coef(loss, classes),
+                tol=self.tol,
+                max_iter=self.max_iter,
+                # Stop on the gradient alone, so that tol means what it says.
+                # scikit-learn also stops when the objective's relative decrease
+                # is under 64 * eps, which at small tol can leave the gradient
+                # 1000x above it while reporting success.
+                ftol=0.0,
+                verbose=self.verbose,
+            )
         if not result.converged:
             warnings.warn(
                 f"SoftmaxRegression (solver={self.solver!r}) did not converge: it "

@@ -6,6 +6,7 @@ import scipy.sparse as sp
 import scipy.special
 from numpy.testing import assert_allclose
 
+import softmax_regression._linear_loss as linear_loss_module
 from softmax_regression._linear_loss import LinearSoftmaxLoss
 
 N_SAMPLES, N_FEATURES, N_CLASSES = 30, 4, 3
@@ -24,13 +25,15 @@ def make_problem(dtype=np.float64, sparse=False, weighted=False, seed=0):
     return X, y, sample_weight
 
 
-def reference_objective(coef, X, y, sample_weight, l2_reg_strength, fit_intercept):
+def reference_objective(
+    coef, X, y, sample_weight, l2_reg_strength, fit_intercept, n_classes=N_CLASSES
+):
     """The objective written directly with scipy.special.logsumexp, in float64."""
     X = X.toarray() if sp.issparse(X) else X
     X = np.asarray(X, dtype=np.float64)
-    n_weights = N_CLASSES * N_FEATURES
-    weights = coef[:n_weights].reshape(N_CLASSES, N_FEATURES)
-    intercept = coef[n_weights:] if fit_intercept else np.zeros(N_CLASSES)
+    n_features = X.shape[1]
+    weights = coef[: n_classes * n_features].reshape(n_classes, n_features)
+    intercept = coef[n_classes * n_features :] if fit_intercept else np.zeros(n_classes)
     raw = X @ weights.T + intercept
     per_sample = scipy.special.logsumexp(raw, axis=1) - raw[np.arange(len(y)), y]
     return (
@@ -121,3 +124,52 @@ def test_x_is_referenced_not_copied():
     loss = LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True)
     loss.loss_gradient(np.zeros(loss.n_coef))
     assert loss.X is X
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("layout", ["C", "F", "csr", "csc", "float32"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_blocks_and_threads_do_not_change_the_result(
+    monkeypatch, n_threads, layout, weighted
+):
+    # Tiny blocks: many of them per thread, of unequal sizes.
+    monkeypatch.setattr(linear_loss_module, "_DENSE_BLOCK_BYTES", 1)
+    monkeypatch.setattr(linear_loss_module, "_MIN_BLOCK_ROWS", 7)
+    rng = np.random.default_rng(5)
+    n_samples, n_features, n_classes = 101, 6, 4
+    X = rng.normal(size=(n_samples, n_features))
+    X[rng.uniform(size=X.shape) < 0.3] = 0
+    y = rng.integers(0, n_classes, size=n_samples)
+    sample_weight = rng.uniform(0, 2, size=n_samples) if weighted else None
+    X_layout = {
+        "C": X,
+        "F": np.asfortranarray(X),
+        "csr": sp.csr_matrix(X),
+        "csc": sp.csc_matrix(X),
+        "float32": X.astype(np.float32),
+    }[layout]
+    coef = rng.normal(size=n_classes * (n_features + 1))
+    expected = reference_objective(
+        coef, X, y, sample_weight, 0.2, True, n_classes=n_classes
+    )
+    with LinearSoftmaxLoss(
+        X_layout, y, n_classes, sample_weight, 0.2, True, n_threads=n_threads
+    ) as loss:
+        if layout in ("C", "F", "float32"):
+            assert len(loss._blocks) > n_threads
+        value, gradient = loss.loss_gradient(coef)
+        assert_allclose(value, loss.loss_gradient(coef)[0], rtol=1e-15)
+    with LinearSoftmaxLoss(X, y, n_classes, sample_weight, 0.2, True) as single:
+        _, expected_gradient = single.loss_gradient(coef)
+    rtol = 1e-5 if layout == "float32" else 1e-12
+    assert_allclose(value, expected, rtol=rtol)
+    assert_allclose(gradient, expected_gradient, rtol=rtol, atol=rtol * 1e-2)
+
+
+def test_blocks_of_sparse_x_are_views():
+    X, y, _ = make_problem(sparse=True)
+    with LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True, n_threads=2) as loss:
+        assert len(loss._blocks) == 2
+        for block in loss._blocks:
+            assert np.shares_memory(block.X.data, X.data)
+            assert np.shares_memory(block.scores, loss._raw)

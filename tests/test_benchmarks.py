@@ -1,0 +1,34 @@
+"""Smoke test of the benchmark script: it runs, prints and writes JSON. No timing."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "bench_fit.py"
+
+
+@pytest.fixture(scope="module")
+def bench_fit():
+    spec = importlib.util.spec_from_file_location("bench_fit", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_fit"] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["bench_fit"]
+
+
+def test_quick_benchmark(bench_fit, tmp_path, capsys):
+    output = tmp_path / "results.json"
+    results = bench_fit.main(["--quick", "--json", str(output)])
+    printed = capsys.readouterr().out
+    assert "ratio" in printed and "eval/floor" in printed
+    assert json.loads(output.read_text()) == json.loads(json.dumps(results))
+    assert {row["case"] for row in results["fits"]} >= {"iris", "sparse text-like"}
+    for row in results["fits"]:
+        assert row["ours_s"] > 0 and row["theirs_s"] > 0
+        # Same objective: at this tol, both reach the same optimum closely.
+        assert abs(row["relative_objective_difference"]) < 1e-6
+    assert len(results["evaluations"]) == 2
