@@ -2,15 +2,18 @@
 
 :class:`SoftmaxRegression` minimises the same objective as
 :class:`sklearn.linear_model.LogisticRegression`, so the same ``C`` gives the
-same model; the functions are the maths it is built on.
+same model; :class:`SoftmaxRegressionCV` chooses ``C`` and ``l1_ratio`` by
+cross-validation; the functions are the maths they are built on.
 """
 
+from ._cv import SoftmaxRegressionCV
 from ._estimator import SoftmaxRegression
 from ._loss import cross_entropy, cross_entropy_grad, log_softmax, softmax
 from ._version import __version__
 
 __all__ = [
     "SoftmaxRegression",
+    "SoftmaxRegressionCV",
     "__version__",
     "cross_entropy",
     "cross_entropy_grad",

@@ -7,7 +7,6 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -20,34 +19,60 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._linear_loss import LinearSoftmaxLoss
+from ._fit import fit_coef
 from ._loss import _softmax_inplace, log_softmax
-from ._parallel import effective_n_threads, single_threaded_blas
-from ._solvers import minimize_lbfgs
+from ._solvers import NEWTON_METHODS
 
 _ACCEPTED_SPARSE = ["csr", "csc"]
 _ACCEPTED_DTYPES = [np.float64, np.float32]
+SOLVERS = ("lbfgs", *NEWTON_METHODS)
+
+
+def _check_solver(solver: str, l1_ratio: float) -> None:
+    if l1_ratio > 0 and solver != "lbfgs":
+        raise ValueError(
+            f"l1_ratio={l1_ratio} needs solver='lbfgs' (L-BFGS-B on the split "
+            f"W = W+ - W-); solver={solver!r} needs a twice-differentiable "
+            "objective, which the L1 penalty is not. Use solver='lbfgs' or "
+            "l1_ratio=0."
+        )
+
+
+def _warn_if_not_converged(result, solver: str, max_iter: int, tol: float) -> None:
+    if not result.converged:
+        warnings.warn(
+            f"{solver} did not converge: it stopped after {result.n_iter} "
+            f"iterations (max_iter={max_iter}) with the largest gradient entry at "
+            f"{result.max_abs_gradient:.3g} > tol={tol:g} (scipy: "
+            f"{result.message}). Increase max_iter, standardise the features "
+            "(e.g. with sklearn.preprocessing.StandardScaler), or decrease C.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
-    r"""Multinomial logistic (softmax) regression with an L2 penalty.
+    r"""Multinomial logistic (softmax) regression with an L2 or elastic-net penalty.
 
     Fits one weight vector and one intercept per class by minimising the
-    weighted mean cross-entropy of the softmax of the linear scores, plus an
-    L2 penalty on the weights:
+    weighted mean cross-entropy of the softmax of the linear scores plus a
+    penalty on the weights:
 
     .. math::
 
         \min_{W, b} \; \frac{1}{S} \sum_{i=1}^{n} s_i
             \left(\log \sum_{k} e^{w_k^\top x_i + b_k}
                   - w_{y_i}^\top x_i - b_{y_i}\right)
-            + \frac{1}{2 C S} \lVert W \rVert_F^2,
+            + \frac{1}{C S}\left(r \lVert W \rVert_1
+            + \frac{1 - r}{2} \lVert W \rVert_F^2\right),
 
     where :math:`s_i` is the sample weight of sample :math:`i` times the class
-    weight of its class and :math:`S = \sum_i s_i`. This is exactly the
-    objective of :class:`sklearn.linear_model.LogisticRegression` with
-    ``solver="lbfgs"`` for three or more classes: the same ``C`` gives the
-    same model.
+    weight of its class, :math:`S = \sum_i s_i` and :math:`r` is ``l1_ratio``.
+    With ``l1_ratio=0`` (the default) this is exactly the objective of
+    :class:`sklearn.linear_model.LogisticRegression` with ``solver="lbfgs"``
+    for three or more classes, and with ``l1_ratio > 0`` that of its
+    ``penalty="elasticnet", solver="saga"``: the same ``C`` gives the same
+    model.
 
     Parameters
     ----------
@@ -62,11 +87,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ``{class_label: weight}``; ``"balanced"`` uses
         ``n_samples / (n_classes * np.bincount(y))`` (with sample weights, the
         weighted counts), as in scikit-learn.
-    solver : {"lbfgs"}, default="lbfgs"
+    l1_ratio : float, default=0.0
+        The share :math:`r \in [0, 1]` of L1 in the penalty: 0 is pure L2,
+        1 pure L1 (lasso). With ``l1_ratio > 0`` the problem is solved by
+        L-BFGS-B on the split :math:`W = W^+ - W^-`, :math:`W^\pm \ge 0`, a
+        smooth bound-constrained problem with the same minimum, so the
+        coefficients the penalty removes come out exactly zero. Needs
+        ``solver="lbfgs"``.
+    solver : {"lbfgs", "newton-cg", "trust-ncg", "trust-krylov"}, \
+            default="lbfgs"
         ``"lbfgs"``: :func:`scipy.optimize.minimize` with ``L-BFGS-B`` and the
         analytic gradient, with scikit-learn's settings (up to 50 line-search
         steps), except that it does not stop on a small relative decrease of
-        the objective: see ``tol``.
+        the objective: see ``tol``. The others are scipy's second-order
+        methods driven by exact Hessian-vector products (each costs about one
+        gradient): ``"newton-cg"`` (line search), ``"trust-ncg"`` (truncated
+        CG in a trust region) and ``"trust-krylov"`` (nearly exact trust-region
+        steps). They take few, expensive iterations and reach small ``tol``
+        quickly on well-conditioned problems.
     tol : float, default=1e-4
         Stop when the largest absolute entry of the objective's gradient is at
         most ``tol``. If that cannot be reached (``max_iter`` is hit, or the
@@ -149,7 +187,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "C": [Interval(Real, 0, None, closed="right")],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "solver": [StrOptions({"lbfgs"})],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "solver": [StrOptions(set(SOLVERS))],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
@@ -162,6 +201,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         *,
         fit_intercept=True,
         class_weight=None,
+        l1_ratio=0.0,
         solver="lbfgs",
         tol=1e-4,
         max_iter=500,
@@ -171,6 +211,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.C = C
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
+        self.l1_ratio = l1_ratio
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
@@ -207,6 +248,36 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self : SoftmaxRegression
             The fitted estimator.
         """
+        _check_solver(self.solver, self.l1_ratio)
+        X, y, classes, y_encoded, sample_weight = self._validate_fit_data(
+            X, y, sample_weight
+        )
+        coef, result = fit_coef(
+            X,
+            y_encoded,
+            classes.size,
+            sample_weight,
+            C=self.C,
+            l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept,
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+            coef0=self._warm_start_coef(classes, X.shape[1]),
+        )
+        _warn_if_not_converged(result, self.solver, self.max_iter, self.tol)
+        self._set_coef(coef, classes, X.shape[1], X.dtype)
+        self.n_iter_ = result.n_iter
+        return self
+
+    def _validate_fit_data(self, X, y, sample_weight):
+        """Validate the training data; fold class weights into sample weights.
+
+        Returns ``X`` (not copied when float32/float64 dense or CSR/CSC), ``y``,
+        the sorted classes, ``y`` as indices into them, and the sample weights
+        times the class weights (None if neither was given).
+        """
         X, y = validate_data(
             self,
             X,
@@ -219,8 +290,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         classes, y_encoded = np.unique(y, return_inverse=True)
         if classes.size < 2:
             raise ValueError(
-                "SoftmaxRegression needs samples of at least 2 classes in y; got "
-                f"only one class: {classes.tolist()[0]!r}."
+                f"{type(self).__name__} needs samples of at least 2 classes in y; "
+                f"got only one class: {classes.tolist()[0]!r}."
             )
         if sample_weight is not None or self.class_weight is not None:
             sample_weight = _check_sample_weight(
@@ -242,82 +313,43 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
             if np.count_nonzero(weight_per_class > 0) < 2:
                 raise ValueError(
-                    "SoftmaxRegression needs samples of at least 2 classes with "
-                    "positive weight; after sample_weight and class_weight, only "
-                    f"class(es) {classes[weight_per_class > 0].tolist()} remain."
+                    f"{type(self).__name__} needs samples of at least 2 classes "
+                    "with positive weight; after sample_weight and class_weight, "
+                    f"only class(es) {classes[weight_per_class > 0].tolist()} "
+                    "remain."
                 )
+        return X, y, classes, y_encoded, sample_weight
 
-        weight_sum = (
-            X.shape[0]
-            if sample_weight is None
-            else float(np.sum(sample_weight, dtype=np.float64))
-        )
+    def _set_coef(self, coef, classes, n_features: int, dtype) -> None:
+        """Store a flat ``[W, b]`` solution as the fitted attributes."""
         n_classes = classes.size
-        work = (X.nnz if sp.issparse(X) else X.shape[0] * X.shape[1]) * n_classes
-        with (
-            LinearSoftmaxLoss(
-                X,
-                y_encoded,
-                n_classes=n_classes,
-                sample_weight=sample_weight,
-                # scikit-learn's scaling: C multiplies the summed, not mean, loss.
-                l2_reg_strength=1.0 / (self.C * weight_sum),
-                fit_intercept=self.fit_intercept,
-                n_threads=effective_n_threads(work),
-            ) as loss,
-            single_threaded_blas(),
-        ):
-            result = minimize_lbfgs(
-                loss.loss_gradient,
-                self._initial_coef(loss, classes),
-                tol=self.tol,
-                max_iter=self.max_iter,
-                # Stop on the gradient alone, so that tol means what it says.
-                # scikit-learn also stops when the objective's relative decrease
-                # is under 64 * eps, which at small tol can leave the gradient
-                # 1000x above it while reporting success.
-                ftol=0.0,
-                verbose=self.verbose,
-            )
-        if not result.converged:
-            warnings.warn(
-                f"SoftmaxRegression (solver={self.solver!r}) did not converge: it "
-                f"stopped after {result.n_iter} iterations (max_iter="
-                f"{self.max_iter}) with the largest gradient entry at "
-                f"{result.max_abs_gradient:.3g} > tol={self.tol:g} (scipy: "
-                f"{result.message}). Increase max_iter, standardise the features "
-                "(e.g. with sklearn.preprocessing.StandardScaler), or decrease C.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-
-        weights, intercept = loss.unpack(result.coef)
+        weights = coef[: n_classes * n_features].reshape(n_classes, n_features)
+        intercept = coef[n_classes * n_features :]
         self.classes_ = classes
-        self.coef_ = weights.astype(X.dtype)
-        self.intercept_ = (intercept - intercept.mean()).astype(X.dtype)
-        self.n_iter_ = result.n_iter
-        return self
+        self.coef_ = weights.astype(dtype)
+        if intercept.size:
+            self.intercept_ = (intercept - intercept.mean()).astype(dtype)
+        else:
+            self.intercept_ = np.zeros(n_classes, dtype=dtype)
 
-    def _initial_coef(self, loss: LinearSoftmaxLoss, classes: np.ndarray):
-        """Zeros, or the previous solution if ``warm_start``."""
-        coef0 = np.zeros(loss.n_coef, dtype=np.float64)
+    def _warm_start_coef(self, classes, n_features: int):
+        """Return the previous solution as a flat ``[W, b]`` if warm starting."""
         if not (self.warm_start and hasattr(self, "coef_")):
-            return coef0
+            return None
         if not np.array_equal(classes, self.classes_) or (
-            self.coef_.shape[1] != loss.n_features
+            self.coef_.shape[1] != n_features
         ):
             raise ValueError(
                 "warm_start=True needs the same classes and number of features "
                 f"as the previous fit: it had classes {self.classes_.tolist()} and "
                 f"{self.coef_.shape[1]} features, this data has "
-                f"{classes.tolist()} and {loss.n_features}. Set warm_start=False "
+                f"{classes.tolist()} and {n_features}. Set warm_start=False "
                 "to start afresh."
             )
-        weights, intercept = loss.unpack(coef0)
-        weights[...] = self.coef_
+        parts = [self.coef_.ravel()]
         if self.fit_intercept:
-            intercept[...] = self.intercept_
-        return coef0
+            parts.append(self.intercept_)
+        return np.concatenate(parts).astype(np.float64)
 
     def _raw_prediction(self, X) -> np.ndarray:
         """Validate ``X`` and return the scores, of shape (n_samples, n_classes)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import optimize
 
 from ._loss import _softmax_inplace
 
@@ -133,8 +134,10 @@ class LinearSoftmaxLoss:
             weight = (sample_weight / self.weight_sum).astype(self.dtype)
         # Sample-major scores for sparse X: what scipy's products produce.
         self._class_axis = 1 if sp.issparse(X) else 0
-        # The one n_samples x n_classes buffer, reused by every evaluation.
+        # The one n_samples x n_classes buffer, reused by every evaluation; it
+        # holds the probabilities at the coef last evaluated, for hessp.
         self._raw = np.empty(self.n_samples * n_classes, dtype=self.dtype)
+        self._probabilities_at: np.ndarray | None = None
 
         y = np.asarray(y, dtype=np.intp)
         self._blocks = []
@@ -222,38 +225,74 @@ class LinearSoftmaxLoss:
             intercept = np.zeros(self.n_classes, dtype=coef.dtype)
         return weights, intercept
 
-    def _group_loss_gradient(
-        self, blocks: list[_Block], weights: np.ndarray, intercept: np.ndarray
-    ) -> tuple[float, np.ndarray, np.ndarray]:
+    def _linear_scores(self, block: _Block, weights, intercept, out) -> None:
+        """Write ``X_block W^T + b`` into ``out``, in the block's layout.
+
+        ``weights`` is (n_classes, n_features) for dense X and its transpose,
+        C-contiguous, for sparse X (what CSR @ dense reads); ``intercept`` is
+        already shaped to broadcast along the samples.
+        """
+        if self._class_axis == 0:
+            np.matmul(weights, block.X.T, out=out)
+        else:
+            out[...] = block.X @ weights
+        if self.fit_intercept:
+            out += intercept
+
+    def _back_product(self, block: _Block, matrix: np.ndarray) -> np.ndarray:
+        """``matrix^T X_block``, in the layout of the ``weights`` above."""
+        if self._class_axis == 0:
+            return matrix @ block.X
+        return block.X.T @ matrix
+
+    def _map_groups(self, function) -> list:
+        """Run ``function(blocks)`` on every group of blocks, in parallel."""
+        if self._executor is None:
+            return [function(self._blocks)]
+        return list(self._executor.map(function, self._groups))
+
+    def _prepare(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and intercepts in ``X.dtype``, laid out for the blocks."""
+        weights, intercept = self.unpack(coef)
+        weights = weights.astype(self.dtype, copy=False)
+        if self._class_axis == 1:
+            weights = np.ascontiguousarray(weights.T)
+        intercept = np.expand_dims(
+            intercept.astype(self.dtype, copy=False), 1 - self._class_axis
+        )
+        return weights, intercept
+
+    def _assemble(self, coef: np.ndarray, parts: list, penalty_weight: np.ndarray):
+        """Sum the groups' gradient parts and add the penalty's gradient."""
+        result = np.empty_like(coef, dtype=np.float64)
+        result_weights, result_intercept = self.unpack(result)
+        data_weights = sum(part[-2] for part in parts)
+        result_weights[...] = data_weights if self._class_axis == 0 else data_weights.T
+        result_weights += self.l2_reg_strength * penalty_weight
+        if self.fit_intercept:
+            result_intercept[...] = sum(part[-1] for part in parts)
+        return result
+
+    def _group_loss_gradient(self, blocks: list[_Block], weights, intercept):
         """Loss and gradient sums over some blocks, run by one thread.
 
-        ``weights`` is (n_classes, n_features) for dense X, and its transpose,
-        C-contiguous, for sparse X (what CSR @ dense reads). Returns the
-        weighted loss sum, the gradient of the data term with respect to the
-        weights, in the same layout as ``weights``, and with respect to the
-        intercepts, all float64.
+        Returns the weighted loss sum, the gradient of the data term with
+        respect to the weights (in the layout of ``weights``) and to the
+        intercepts, all float64. Leaves the probabilities in ``block.scores``.
         """
         class_axis = self._class_axis
-        sample_axis = 1 - class_axis
         grad_weights = np.zeros(weights.shape)
         grad_intercept = np.zeros(self.n_classes)
         loss = 0.0
-        intercept = np.expand_dims(intercept, sample_axis)
         for block in blocks:
             scores = block.scores
-            if class_axis == 0:
-                np.matmul(weights, block.X.T, out=scores)
-            else:
-                scores[...] = block.X @ weights
-            if self.fit_intercept:
-                scores += intercept
-            flat_scores = scores.reshape(-1)
-            raw_true = flat_scores[block.true_index]
+            self._linear_scores(block, weights, intercept, out=scores)
+            raw_true = scores.reshape(-1)[block.true_index]
             log_sum_exp = _softmax_inplace(scores, axis=class_axis)  # scores = P
             log_sum_exp -= raw_true  # per-sample cross-entropy
             if block.weight is None:
                 loss += float(np.sum(log_sum_exp, dtype=np.float64)) / self.n_samples
-                # G = (P - Y) / n, written over P's copy, not P itself.
+                # G = (P - Y) / n, written over a copy: P stays for hessp.
                 gradient = scores * self.dtype.type(1.0 / self.n_samples)
                 gradient.reshape(-1)[block.true_index] -= self.dtype.type(
                     1.0 / self.n_samples
@@ -262,12 +301,33 @@ class LinearSoftmaxLoss:
                 loss += float(np.dot(block.weight.astype(np.float64), log_sum_exp))
                 gradient = scores * np.expand_dims(block.weight, class_axis)
                 gradient.reshape(-1)[block.true_index] -= block.weight
-            if class_axis == 0:
-                grad_weights += gradient @ block.X
-            else:
-                grad_weights += block.X.T @ gradient
-            grad_intercept += gradient.sum(axis=sample_axis, dtype=np.float64)
+            grad_weights += self._back_product(block, gradient)
+            grad_intercept += gradient.sum(axis=1 - class_axis, dtype=np.float64)
         return loss, grad_weights, grad_intercept
+
+    def _group_hessp(self, blocks: list[_Block], direction, direction_intercept):
+        """Multiply the data term's Hessian by a direction, over some blocks."""
+        class_axis = self._class_axis
+        hessp_weights = np.zeros(direction.shape)
+        hessp_intercept = np.zeros(self.n_classes)
+        for block in blocks:
+            probabilities = block.scores
+            # R = X V^T + v_b, then Q = s * P * (R - sum_k P R): the softmax
+            # Jacobian diag(p) - p p^T applied to each sample's row of R.
+            product = np.empty_like(probabilities)
+            self._linear_scores(block, direction, direction_intercept, out=product)
+            weighted_mean = np.sum(
+                probabilities * product, axis=class_axis, keepdims=True
+            )
+            product -= weighted_mean
+            product *= probabilities
+            if block.weight is None:
+                product *= self.dtype.type(1.0 / self.n_samples)
+            else:
+                product *= np.expand_dims(block.weight, class_axis)
+            hessp_weights += self._back_product(block, product)
+            hessp_intercept += product.sum(axis=1 - class_axis, dtype=np.float64)
+        return hessp_weights, hessp_intercept
 
     def loss(self, coef: np.ndarray) -> float:
         """Value of the objective at ``coef``.
@@ -285,6 +345,8 @@ class LinearSoftmaxLoss:
     def loss_gradient(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
         """Value and gradient of the objective, from one pass over ``X``.
 
+        The probabilities are kept for :meth:`hessp` at the same ``coef``.
+
         Parameters
         ----------
         coef : ndarray of shape (n_coef,)
@@ -295,29 +357,129 @@ class LinearSoftmaxLoss:
         loss : float
         gradient : ndarray of shape (n_coef,), float64
         """
-        weights, intercept = self.unpack(coef)
-        weights_x = weights.astype(self.dtype, copy=False)
-        if self._class_axis == 1:
-            weights_x = np.ascontiguousarray(weights_x.T)
-        intercept_x = intercept.astype(self.dtype, copy=False)
-        if self._executor is None:
-            parts = [self._group_loss_gradient(self._blocks, weights_x, intercept_x)]
-        else:
-            parts = list(
-                self._executor.map(
-                    lambda group: self._group_loss_gradient(
-                        group, weights_x, intercept_x
-                    ),
-                    self._groups,
-                )
-            )
+        weights_x, intercept_x = self._prepare(coef)
+        parts = self._map_groups(
+            lambda blocks: self._group_loss_gradient(blocks, weights_x, intercept_x)
+        )
+        self._probabilities_at = coef.copy()
+        weights, _ = self.unpack(coef)
         loss = sum(part[0] for part in parts)
         loss += 0.5 * self.l2_reg_strength * float(np.vdot(weights, weights))
-        gradient = np.empty_like(coef, dtype=np.float64)
-        grad_weights, grad_intercept = self.unpack(gradient)
-        grad_data = sum(part[1] for part in parts)
-        grad_weights[...] = grad_data if self._class_axis == 0 else grad_data.T
-        grad_weights += self.l2_reg_strength * weights
-        if self.fit_intercept:
-            grad_intercept[...] = sum(part[2] for part in parts)
-        return loss, gradient
+        return loss, self._assemble(coef, parts, weights)
+
+    def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        r"""Hessian of the objective at ``coef`` times ``direction``.
+
+        For a direction :math:`(V, v)` in weights and intercepts, with
+        :math:`R = X V^\top + v` and probabilities :math:`P` at ``coef``,
+
+        .. math::
+
+            Q_{ik} = \frac{s_i}{S} P_{ik}\Big(R_{ik} - \sum_j P_{ij} R_{ij}\Big),
+            \quad
+            H \begin{pmatrix} V \\ v \end{pmatrix}
+            = \begin{pmatrix} Q^\top X + \lambda V \\ Q^\top \mathbf{1}
+            \end{pmatrix}.
+
+        The probabilities come from the last :meth:`loss_gradient` call if it
+        was at the same ``coef`` (the solvers evaluate the gradient first), and
+        are recomputed otherwise. Costs two products with ``X``, like a
+        gradient.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_coef,)
+            Where the Hessian is taken.
+        direction : ndarray of shape (n_coef,)
+            The vector it multiplies, in the layout of ``coef``.
+
+        Returns
+        -------
+        product : ndarray of shape (n_coef,), float64
+        """
+        if self._probabilities_at is None or not np.array_equal(
+            coef, self._probabilities_at
+        ):
+            self.loss_gradient(coef)
+        direction_x, direction_intercept_x = self._prepare(direction)
+        parts = self._map_groups(
+            lambda blocks: self._group_hessp(blocks, direction_x, direction_intercept_x)
+        )
+        direction_weights, _ = self.unpack(direction)
+        return self._assemble(coef, parts, direction_weights)
+
+
+class SplitL1Loss:
+    r"""A smooth objective plus an L1 penalty, as a bound-constrained problem.
+
+    Minimising :math:`f(W, b) + \alpha \lVert W \rVert_1` over :math:`W` is
+    the same as minimising
+
+    .. math::
+
+        f(W^+ - W^-, b) + \alpha \sum (W^+ + W^-)
+        \quad \text{subject to} \quad W^+ \ge 0,\; W^- \ge 0,
+
+    a smooth problem with simple bounds that L-BFGS-B solves exactly: at its
+    minimum :math:`W^+_{kf} W^-_{kf} = 0` (raising both by :math:`\delta`
+    costs :math:`2 \alpha \delta`), and coefficients the penalty zeroes out sit
+    exactly on their bounds, so they come out as exact zeros.
+
+    Conventions
+    -----------
+    The variables are ``[W+ (flat), W- (flat), b]``, with ``W+`` and ``W-``
+    in the layout of the weights of ``smooth``'s ``coef``.
+
+    Parameters
+    ----------
+    smooth : LinearSoftmaxLoss
+        The data term with its L2 penalty.
+    l1_reg_strength : float
+        :math:`\alpha >= 0`.
+    """
+
+    def __init__(self, smooth: LinearSoftmaxLoss, l1_reg_strength: float) -> None:
+        self.smooth = smooth
+        self.l1_reg_strength = float(l1_reg_strength)
+        self.n_weights = smooth.n_classes * smooth.n_features
+        n_intercept = smooth.n_coef - self.n_weights
+        lower = np.r_[np.zeros(2 * self.n_weights), np.full(n_intercept, -np.inf)]
+        self.bounds = optimize.Bounds(lower, np.inf)
+
+    def to_coef(self, variables: np.ndarray) -> np.ndarray:
+        """``smooth``'s flat coef ``[W, b]`` from ``[W+, W-, b]``."""
+        n = self.n_weights
+        return np.concatenate(
+            [variables[:n] - variables[n : 2 * n], variables[2 * n :]]
+        )
+
+    def from_coef(self, coef: np.ndarray) -> np.ndarray:
+        """``[W+, W-, b]`` from a flat coef ``[W, b]``."""
+        weights = coef[: self.n_weights]
+        return np.concatenate(
+            [np.maximum(weights, 0), np.maximum(-weights, 0), coef[self.n_weights :]]
+        )
+
+    def loss_gradient(self, variables: np.ndarray) -> tuple[float, np.ndarray]:
+        """Value and gradient with respect to ``[W+, W-, b]``.
+
+        Parameters
+        ----------
+        variables : ndarray of shape (2 * n_weights + n_intercept,)
+
+        Returns
+        -------
+        loss : float
+        gradient : ndarray of the shape of ``variables``
+        """
+        n = self.n_weights
+        loss, gradient = self.smooth.loss_gradient(self.to_coef(variables))
+        loss += self.l1_reg_strength * float(np.sum(variables[: 2 * n]))
+        grad_weights = gradient[:n]
+        return loss, np.concatenate(
+            [
+                grad_weights + self.l1_reg_strength,
+                self.l1_reg_strength - grad_weights,
+                gradient[n:],
+            ]
+        )

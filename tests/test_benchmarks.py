@@ -32,3 +32,22 @@ def test_quick_benchmark(bench_fit, tmp_path, capsys):
         # Same objective: at this tol, both reach the same optimum closely.
         assert abs(row["relative_objective_difference"]) < 1e-6
     assert len(results["evaluations"]) == 2
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_penalty_benchmark(capsys):
+    rows = load_script("bench_penalties").main(["--quick"])
+    assert "speedup" in capsys.readouterr().out
+    assert rows[0]["ours_s"] > 0 and rows[0]["ours_nonzero"] > 0
+
+
+def test_quick_cv_benchmark(capsys):
+    rows = load_script("bench_cv").main(["--quick"])
+    assert "warm-started" in capsys.readouterr().out
+    assert rows["path_iterations_warm"] > 0 and rows["path_iterations_cold"] > 0

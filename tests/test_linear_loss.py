@@ -7,7 +7,7 @@ import scipy.special
 from numpy.testing import assert_allclose
 
 import softmax_regression._linear_loss as linear_loss_module
-from softmax_regression._linear_loss import LinearSoftmaxLoss
+from softmax_regression._linear_loss import LinearSoftmaxLoss, SplitL1Loss
 
 N_SAMPLES, N_FEATURES, N_CLASSES = 30, 4, 3
 
@@ -173,3 +173,74 @@ def test_blocks_of_sparse_x_are_views():
         for block in loss._blocks:
             assert np.shares_memory(block.X.data, X.data)
             assert np.shares_memory(block.scores, loss._raw)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_hessp_matches_finite_differences_of_the_gradient(
+    monkeypatch, fit_intercept, weighted, sparse, n_threads
+):
+    monkeypatch.setattr(linear_loss_module, "_DENSE_BLOCK_BYTES", 1)
+    monkeypatch.setattr(linear_loss_module, "_MIN_BLOCK_ROWS", 7)
+    X, y, sample_weight = make_problem(sparse=sparse, weighted=weighted)
+    rng = np.random.default_rng(6)
+    with LinearSoftmaxLoss(
+        X, y, N_CLASSES, sample_weight, 0.3, fit_intercept, n_threads=n_threads
+    ) as loss:
+        coef = rng.normal(size=loss.n_coef)
+        direction = rng.normal(size=loss.n_coef)
+        eps = 1e-4
+
+        def gradient_at(step):
+            return loss.loss_gradient(coef + step * direction)[1]
+
+        numerical = (
+            -gradient_at(2 * eps)
+            + 8 * gradient_at(eps)
+            - 8 * gradient_at(-eps)
+            + gradient_at(-2 * eps)
+        ) / (12 * eps)
+        # hessp after evaluations elsewhere: it must not reuse stale probabilities.
+        assert_allclose(loss.hessp(coef, direction), numerical, rtol=1e-7, atol=1e-9)
+
+
+def test_hessp_is_symmetric_and_positive_semidefinite():
+    X, y, sample_weight = make_problem(weighted=True)
+    rng = np.random.default_rng(7)
+    with LinearSoftmaxLoss(X, y, N_CLASSES, sample_weight, 0.0, True) as loss:
+        coef = rng.normal(size=loss.n_coef)
+        loss.loss_gradient(coef)
+        for _ in range(5):
+            u, v = rng.normal(size=(2, loss.n_coef))
+            u_hv = u @ loss.hessp(coef, v)
+            v_hu = v @ loss.hessp(coef, u)
+            assert_allclose(u_hv, v_hu, rtol=1e-12)
+            assert u @ loss.hessp(coef, u) >= -1e-12
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_split_l1_loss_value_gradient_and_round_trip(fit_intercept):
+    X, y, sample_weight = make_problem(weighted=True)
+    smooth = LinearSoftmaxLoss(X, y, N_CLASSES, sample_weight, 0.2, fit_intercept)
+    split = SplitL1Loss(smooth, 0.05)
+    rng = np.random.default_rng(8)
+    coef = rng.normal(size=smooth.n_coef)
+    variables = split.from_coef(coef)
+    assert_allclose(split.to_coef(variables), coef)
+    n_weights = N_CLASSES * N_FEATURES
+    assert np.all(variables[: 2 * n_weights] >= 0)
+    value, _ = split.loss_gradient(variables)
+    expected = smooth.loss(coef) + 0.05 * np.abs(coef[:n_weights]).sum()
+    assert_allclose(value, expected, rtol=1e-13)
+    # Away from the bounds, the split is smooth: finite differences apply.
+    interior = variables + 0.5
+    assert_allclose(
+        split.loss_gradient(interior)[1],
+        five_point_gradient(lambda v: split.loss_gradient(v)[0], interior),
+        rtol=1e-7,
+        atol=1e-9,
+    )
+    assert np.all(split.bounds.lb[: 2 * n_weights] == 0)
+    assert np.all(np.isneginf(split.bounds.lb[2 * n_weights :]))

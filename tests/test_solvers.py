@@ -1,9 +1,10 @@
 """Tests of the scipy.optimize drivers on problems with known solutions."""
 
 import numpy as np
+import pytest
 from numpy.testing import assert_allclose
 
-from softmax_regression._solvers import minimize_lbfgs
+from softmax_regression._solvers import minimize_lbfgs, minimize_newton
 
 
 def quadratic(center, scales):
@@ -77,3 +78,72 @@ def test_verbose_prints_one_line_per_iteration(capsys):
     assert objectives == sorted(objectives, reverse=True)  # L-BFGS descends
     assert_allclose(objectives[-1], result.loss)
     assert_allclose(float(rows[-1][3]), result.max_abs_gradient, rtol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["newton-cg", "trust-ncg", "trust-krylov"])
+def test_newton_methods_find_known_minimum_and_stop_on_tol(method, capsys):
+    scales = np.array([1.0, 10.0, 100.0])
+    center = np.array([1.0, -2.0, 3.0])
+
+    def hessp(coef, direction):
+        return scales * direction
+
+    result = minimize_newton(
+        method,
+        quadratic(center, scales),
+        hessp,
+        np.zeros(3),
+        tol=1e-10,
+        max_iter=50,
+        verbose=1,
+    )
+    assert result.converged
+    assert result.max_abs_gradient <= 1e-10
+    assert_allclose(result.coef, center, atol=1e-10)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == [f"[{method}]", "iter", "objective"]
+    assert len(lines) == result.n_iter + 1
+
+
+@pytest.mark.parametrize("method", ["newton-cg", "trust-ncg", "trust-krylov"])
+def test_newton_methods_on_rosenbrock(method):
+    def hessp(coef, direction):
+        x, y = coef
+        hessian = np.array([[2 - 400 * (y - 3 * x**2), -400 * x], [-400 * x, 200]])
+        return hessian @ direction
+
+    result = minimize_newton(
+        method, rosenbrock, hessp, np.array([-1.2, 1.0]), tol=1e-8, max_iter=500
+    )
+    assert result.converged
+    assert_allclose(result.coef, [1.0, 1.0], atol=1e-6)
+
+
+def test_newton_starting_at_the_optimum_does_nothing():
+    result = minimize_newton(
+        "trust-ncg",
+        quadratic(np.zeros(2), np.ones(2)),
+        lambda c, d: d,
+        np.zeros(2),
+        tol=1e-8,
+        max_iter=10,
+    )
+    assert result.converged and result.n_iter == 0
+
+
+def test_lbfgs_bounds_project_the_gradient():
+    # min (x - 1)^2 + (y + 1)^2 with x, y >= 0: optimum (1, 0), where the
+    # gradient in y is +2 but blocked by the bound.
+    from scipy.optimize import Bounds
+
+    result = minimize_lbfgs(
+        quadratic(np.array([1.0, -1.0]), np.array([2.0, 2.0])),
+        np.ones(2),
+        tol=1e-10,
+        max_iter=100,
+        ftol=0.0,
+        bounds=Bounds([0, 0], np.inf),
+    )
+    assert result.converged
+    assert_allclose(result.coef, [1.0, 0.0], atol=1e-10)
+    assert result.coef[1] == 0.0

@@ -1,0 +1,296 @@
+"""SoftmaxRegressionCV: choose C and l1_ratio by cross-validation along paths."""
+
+from __future__ import annotations
+
+import sys
+from numbers import Integral
+from typing import ClassVar
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import _fit_context
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.parallel import Parallel, delayed
+
+from ._estimator import SoftmaxRegression, _check_solver, _warn_if_not_converged
+from ._fit import fit_coef
+
+
+def _fold_path(
+    X,
+    y,
+    y_encoded,
+    classes,
+    sample_weight,
+    train,
+    test,
+    Cs,
+    l1_ratio,
+    params: dict,
+    scorer,
+    n_threads,
+    label: str,
+):
+    """Fit one training fold along ``Cs`` (ascending), warm-starting each C.
+
+    Returns the flat coefficients (n_Cs, n_coef), the test scores (n_Cs,) and
+    the iterations (n_Cs,).
+    """
+    X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+    weight_train = weight_test = None
+    if sample_weight is not None:
+        weight_train, weight_test = sample_weight[train], sample_weight[test]
+    n_features = X.shape[1]
+    scoring_model = SoftmaxRegression(fit_intercept=params["fit_intercept"])
+    scoring_model.n_features_in_ = n_features
+    coefs, scores, n_iters = [], [], []
+    coef = None
+    for C in Cs:
+        coef, result = fit_coef(
+            X_train,
+            y_encoded[train],
+            classes.size,
+            weight_train,
+            C=C,
+            l1_ratio=l1_ratio,
+            coef0=coef,
+            n_threads=n_threads,
+            **params,
+        )
+        _warn_if_not_converged(
+            result, params["solver"], params["max_iter"], params["tol"]
+        )
+        scoring_model._set_coef(coef, classes, n_features, X.dtype)
+        score_kwargs = {} if weight_test is None else {"sample_weight": weight_test}
+        score = scorer(scoring_model, X_test, _safe_indexing(y, test), **score_kwargs)
+        coefs.append(coef)
+        scores.append(score)
+        n_iters.append(result.n_iter)
+        if params["verbose"]:
+            print(
+                f"[cv] {label} l1_ratio={l1_ratio:g} C={C:.4g}: "
+                f"{result.n_iter} iterations, score {score:.6g}",
+                file=sys.stdout,
+            )
+    return np.array(coefs), np.array(scores), np.array(n_iters)
+
+
+class SoftmaxRegressionCV(SoftmaxRegression):
+    r"""Softmax regression with ``C`` and ``l1_ratio`` chosen by cross-validation.
+
+    For every fold and every ``l1_ratio``, the model is fitted along the
+    regularisation path, from the strongest penalty (smallest ``C``) to the
+    weakest, each fit starting from the previous solution: neighbouring
+    solutions are close, so each warm-started fit needs a fraction of the
+    iterations of a fit from zero. The ``(C, l1_ratio)`` with the best mean
+    score over the folds is kept; with ``refit=True`` the model is then
+    refitted on all the data, starting from the folds' mean solution.
+
+    The objective for each ``(C, l1_ratio)`` is that of
+    :class:`SoftmaxRegression`.
+
+    Parameters
+    ----------
+    Cs : int or array-like of float, default=10
+        The values of ``C`` to try; an int ``n`` means ``n`` values on a log
+        scale from 1e-4 to 1e4, as in ``LogisticRegressionCV``.
+    l1_ratios : array-like of float in [0, 1], default=None
+        The values of ``l1_ratio`` to try; None means ``[0.0]`` (pure L2).
+    cv : int, cross-validation generator or iterable, default=None
+        As in :func:`sklearn.model_selection.check_cv`: None is 5-fold
+        stratified.
+    scoring : str or callable, default=None
+        A scikit-learn scorer; None means accuracy (``score``). Scores are
+        computed with the test fold's sample weights.
+    refit : bool, default=True
+        Refit on all data with the best ``(C, l1_ratio)``; if False, average
+        the folds' coefficients at the best values instead.
+    n_jobs : int, default=None
+        Parallel jobs over the (fold, l1_ratio) paths, through joblib. With
+        more than one job, each fit runs single-threaded.
+    fit_intercept, class_weight, solver, tol, max_iter, verbose
+        As in :class:`SoftmaxRegression`. ``verbose`` also reports, per fold,
+        ``l1_ratio`` and ``C``, the iterations and the score.
+
+    Attributes
+    ----------
+    Cs_ : ndarray of shape (n_Cs,)
+        The values of ``C`` tried, ascending.
+    l1_ratios_ : ndarray of shape (n_l1_ratios,)
+        The values of ``l1_ratio`` tried.
+    scores_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs)
+        Test score of each fold, ``l1_ratio`` and ``C``.
+    coefs_paths_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs, n_classes, \
+            n_features + fit_intercept)
+        The fitted coefficients along each path; the last column holds the
+        intercepts if ``fit_intercept``.
+    n_iter_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs)
+        Iterations of each fit along the paths.
+    C_ : float
+        The chosen ``C``.
+    l1_ratio_ : float
+        The chosen ``l1_ratio``.
+    classes_, coef_, intercept_, n_features_in_, feature_names_in_
+        As in :class:`SoftmaxRegression`, for the final model.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from softmax_regression import SoftmaxRegressionCV
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = SoftmaxRegressionCV(Cs=5, cv=3).fit(X, y)
+    >>> model.scores_.shape
+    (3, 1, 5)
+    >>> float(model.C_) in model.Cs_
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **{
+            name: constraint
+            for name, constraint in SoftmaxRegression._parameter_constraints.items()
+            if name not in ("C", "l1_ratio", "warm_start")
+        },
+        "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "l1_ratios": ["array-like", None],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, None],
+        "refit": ["boolean"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        Cs=10,
+        l1_ratios=None,
+        cv=None,
+        scoring=None,
+        refit=True,
+        n_jobs=None,
+        fit_intercept=True,
+        class_weight=None,
+        solver="lbfgs",
+        tol=1e-4,
+        max_iter=500,
+        verbose=0,
+    ):
+        self.Cs = Cs
+        self.l1_ratios = l1_ratios
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.n_jobs = n_jobs
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Cross-validate ``C`` and ``l1_ratio``, then fit the final model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, used in the fits and the scores.
+
+        Returns
+        -------
+        self : SoftmaxRegressionCV
+            The fitted estimator.
+        """
+        if isinstance(self.Cs, Integral):
+            Cs = np.logspace(-4, 4, self.Cs)
+        else:
+            Cs = np.sort(np.asarray(self.Cs, dtype=np.float64))
+            if Cs.size == 0 or np.any(Cs <= 0):
+                raise ValueError(f"Cs must be positive numbers; got {self.Cs!r}.")
+        l1_ratios = np.asarray(
+            [0.0] if self.l1_ratios is None else self.l1_ratios, dtype=np.float64
+        ).ravel()
+        if l1_ratios.size == 0 or np.any((l1_ratios < 0) | (l1_ratios > 1)):
+            raise ValueError(
+                f"l1_ratios must be numbers in [0, 1]; got {self.l1_ratios!r}."
+            )
+        _check_solver(self.solver, float(l1_ratios.max()))
+        X, y, classes, y_encoded, sample_weight = self._validate_fit_data(
+            X, y, sample_weight
+        )
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        scorer = check_scoring(self, scoring=self.scoring)
+        params = {
+            "fit_intercept": self.fit_intercept,
+            "solver": self.solver,
+            "tol": self.tol,
+            "max_iter": self.max_iter,
+            "verbose": self.verbose,
+        }
+        n_threads = None if effective_n_jobs(self.n_jobs) == 1 else 1
+        paths = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_path)(
+                X,
+                y,
+                y_encoded,
+                classes,
+                sample_weight,
+                train,
+                test,
+                Cs,
+                l1_ratio,
+                params,
+                scorer,
+                n_threads,
+                f"fold {fold + 1}/{len(folds)}",
+            )
+            for fold, (train, test) in enumerate(folds)
+            for l1_ratio in l1_ratios
+        )
+        shape = (len(folds), l1_ratios.size, Cs.size)
+        n_features = X.shape[1]
+        coefs = np.array([path[0] for path in paths]).reshape(*shape, -1)
+        self.Cs_ = Cs
+        self.l1_ratios_ = l1_ratios
+        self.scores_ = np.array([path[1] for path in paths]).reshape(shape)
+        self.n_iter_ = np.array([path[2] for path in paths]).reshape(shape)
+        self.coefs_paths_ = _as_rows(coefs, classes.size, n_features)
+        best_l1, best_C = np.unravel_index(
+            np.argmax(self.scores_.mean(axis=0)), shape[1:]
+        )
+        self.C_ = float(Cs[best_C])
+        self.l1_ratio_ = float(l1_ratios[best_l1])
+        mean_coef = coefs[:, best_l1, best_C].mean(axis=0)
+        if self.refit:
+            mean_coef, result = fit_coef(
+                X,
+                y_encoded,
+                classes.size,
+                sample_weight,
+                C=self.C_,
+                l1_ratio=self.l1_ratio_,
+                coef0=mean_coef,
+                **params,
+            )
+            _warn_if_not_converged(result, self.solver, self.max_iter, self.tol)
+        self._set_coef(mean_coef, classes, n_features, X.dtype)
+        return self
+
+
+def _as_rows(coefs: np.ndarray, n_classes: int, n_features: int) -> np.ndarray:
+    """Flat ``[W, b]`` vectors as (..., n_classes, n_features + fit_intercept)."""
+    weights = coefs[..., : n_classes * n_features].reshape(
+        *coefs.shape[:-1], n_classes, n_features
+    )
+    intercept = coefs[..., n_classes * n_features :]
+    if intercept.shape[-1] == 0:
+        return weights
+    return np.concatenate([weights, intercept[..., np.newaxis]], axis=-1)

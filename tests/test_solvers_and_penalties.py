@@ -1,0 +1,189 @@
+"""All solvers reach the same optimum; elastic net matches saga."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from softmax_regression import SoftmaxRegression
+
+pytestmark = pytest.mark.filterwarnings("error::sklearn.exceptions.ConvergenceWarning")
+SOLVERS = ["lbfgs", "newton-cg", "trust-ncg", "trust-krylov"]
+
+
+def standardised(load):
+    X, y = load(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def penalised_objective(model, X, y, sample_weight):
+    from scipy.special import logsumexp
+
+    raw = X @ model.coef_.T + model.intercept_
+    per_sample = logsumexp(raw, axis=1) - raw[np.arange(len(y)), y]
+    weight_sum = len(y) if sample_weight is None else sample_weight.sum()
+    return np.average(per_sample, weights=sample_weight) + np.sum(model.coef_**2) / (
+        2 * model.C * weight_sum
+    )
+
+
+@pytest.mark.parametrize("load", [load_iris, load_wine, load_digits])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_all_solvers_reach_the_same_optimum(load, fit_intercept, weighted):
+    X, y = standardised(load)
+    sample_weight = (
+        np.random.default_rng(0).uniform(0.2, 2, size=y.size) if weighted else None
+    )
+
+    def fit(solver, tol):
+        return SoftmaxRegression(
+            solver=solver, fit_intercept=fit_intercept, tol=tol, max_iter=2000
+        ).fit(X, y, sample_weight=sample_weight)
+
+    # The Newton methods converge quadratically: to 1e-9 in a few steps.
+    reference = fit("trust-krylov", 1e-9)
+    for solver in ["newton-cg", "trust-ncg"]:
+        model = fit(solver, 1e-9)
+        assert_allclose(model.coef_, reference.coef_, atol=1e-6, err_msg=solver)
+        # Unpenalised, the intercepts sit in a flatter direction (nearly
+        # separable classes): a gradient of 1e-9 pins them less tightly.
+        assert_allclose(model.intercept_, reference.intercept_, atol=1e-5)
+    # L-BFGS's floor is near 1e-9 here; at 1e-8 the 1/(C S)-strong convexity
+    # bounds its distance by sqrt(n_coef) * tol * S, and the objective gap by
+    # half that times the gradient.
+    lbfgs = fit("lbfgs", 1e-8)
+    reference_value = penalised_objective(reference, X, y, sample_weight)
+    assert_allclose(
+        penalised_objective(lbfgs, X, y, sample_weight), reference_value, rtol=1e-9
+    )
+    assert_allclose(lbfgs.coef_, reference.coef_, atol=2e-5)
+    assert_allclose(lbfgs.predict_proba(X), reference.predict_proba(X), atol=5e-6)
+
+
+def test_newton_solvers_on_sparse_float32_input():
+    X, y = standardised(load_digits)
+    X32 = sp.csr_matrix(X.astype(np.float32))
+    dense = SoftmaxRegression(solver="newton-cg", tol=1e-6).fit(X, y)
+    for solver in ["newton-cg", "trust-ncg"]:
+        model = SoftmaxRegression(solver=solver, tol=1e-5).fit(X32, y)
+        assert model.coef_.dtype == np.float32
+        assert_allclose(model.predict_proba(X32), dense.predict_proba(X), atol=2e-3)
+
+
+@pytest.mark.parametrize("solver", SOLVERS[1:])
+def test_newton_solvers_take_few_iterations(solver):
+    X, y = standardised(load_digits)
+    newton = SoftmaxRegression(solver=solver, tol=1e-8).fit(X, y)
+    lbfgs = SoftmaxRegression(tol=1e-8, max_iter=2000).fit(X, y)
+    assert newton.n_iter_ < lbfgs.n_iter_ / 3
+
+
+def test_verbose_format_is_shared(capsys):
+    X, y = standardised(load_iris)
+    for solver in SOLVERS:
+        SoftmaxRegression(solver=solver, verbose=1).fit(X, y)
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert lines[0].split() == [
+            f"[{solver}]",
+            "iter",
+            "objective",
+            "max|grad|",
+            "time",
+            "(s)",
+        ]
+        assert all(len(line.split()) == 5 for line in lines[1:])
+
+
+def test_newton_max_iter_warns():
+    X, y = standardised(load_digits)
+    with pytest.warns(ConvergenceWarning, match="trust-ncg did not converge"):
+        SoftmaxRegression(solver="trust-ncg", max_iter=1, tol=1e-12).fit(X, y)
+
+
+# -- Elastic net ----------------------------------------------------------------
+
+
+def saga_objective(model, X, y, C, l1_ratio):
+    from scipy.special import logsumexp
+
+    raw = X @ model.coef_.T + model.intercept_
+    loss = np.mean(logsumexp(raw, axis=1) - raw[np.arange(len(y)), y])
+    weights = model.coef_
+    return loss + (
+        l1_ratio * np.abs(weights).sum() + 0.5 * (1 - l1_ratio) * (weights**2).sum()
+    ) / (C * len(y))
+
+
+@pytest.mark.parametrize("load", [load_iris, load_wine])
+@pytest.mark.parametrize("l1_ratio", [0.5, 1.0])
+def test_elastic_net_matches_saga(load, l1_ratio):
+    X, y = standardised(load)
+    C = 0.1
+    ours = SoftmaxRegression(C=C, l1_ratio=l1_ratio, tol=1e-8, max_iter=10_000).fit(
+        X, y
+    )
+    with np.errstate(all="ignore"):
+        saga = LogisticRegression(
+            C=C,
+            l1_ratio=l1_ratio,
+            solver="saga",
+            tol=1e-12,
+            max_iter=100_000,
+            random_state=0,
+        ).fit(X, y)
+    # The same objective, ours no higher, and the same model.
+    ours_value = saga_objective(ours, X, y, C, l1_ratio)
+    saga_value = saga_objective(saga, X, y, C, l1_ratio)
+    assert ours_value <= saga_value + 1e-10
+    assert_allclose(ours.coef_, saga.coef_, atol=1e-4)
+    saga_intercept = saga.intercept_ - saga.intercept_.mean()
+    assert_allclose(ours.intercept_, saga_intercept, atol=1e-4)
+    # The same sparsity pattern, with exact zeros.
+    assert np.any(ours.coef_ == 0)
+    assert_array_equal(ours.coef_ == 0, np.abs(saga.coef_) < 1e-8)
+
+
+def test_l1_ratio_zero_is_the_l2_fit():
+    X, y = standardised(load_wine)
+    assert_array_equal(
+        SoftmaxRegression(l1_ratio=0.0).fit(X, y).coef_,
+        SoftmaxRegression().fit(X, y).coef_,
+    )
+
+
+def test_stronger_l1_gives_sparser_models():
+    X, y = standardised(load_digits)
+    nonzeros = [
+        np.count_nonzero(SoftmaxRegression(C=C, l1_ratio=1.0).fit(X, y).coef_)
+        for C in (0.01, 0.1, 1.0)
+    ]
+    assert nonzeros[0] < nonzeros[1] < nonzeros[2]
+
+
+def test_elastic_net_warm_start_and_sparse_input():
+    X, y = standardised(load_iris)
+    dense = SoftmaxRegression(l1_ratio=0.7, C=0.5, tol=1e-8).fit(X, y)
+    sparse = SoftmaxRegression(l1_ratio=0.7, C=0.5, tol=1e-8).fit(sp.csr_matrix(X), y)
+    assert_allclose(sparse.coef_, dense.coef_, atol=1e-6)
+    model = SoftmaxRegression(l1_ratio=0.7, C=0.5, tol=1e-8, warm_start=True)
+    model.fit(X, y)
+    assert model.fit(X, y).n_iter_ <= 2
+
+
+@pytest.mark.parametrize("solver", SOLVERS[1:])
+def test_newton_with_l1_is_an_error(solver):
+    X, y = standardised(load_iris)
+    with pytest.raises(ValueError, match="needs solver='lbfgs'"):
+        SoftmaxRegression(solver=solver, l1_ratio=0.5).fit(X, y)
+
+
+@pytest.mark.parametrize("l1_ratio", [-0.1, 1.5])
+def test_l1_ratio_out_of_range(l1_ratio):
+    X, y = standardised(load_iris)
+    with pytest.raises(ValueError, match="'l1_ratio' parameter"):
+        SoftmaxRegression(l1_ratio=l1_ratio).fit(X, y)
