@@ -51,6 +51,7 @@ class Case:
     name: str
     make: Callable[[], tuple]
     blas_threads: int | None = None  # None: the machine's default
+    solver: str = "lbfgs"  # ours; LogisticRegression always runs lbfgs
 
 
 @dataclass
@@ -123,6 +124,7 @@ def cases(quick: bool) -> list[Case]:
             Case("dense", dense(2_000, 20, 5)),
             Case("dense float32", dense(2_000, 20, 5, np.float32)),
             Case("sparse text-like", text_like(1_000, 2_000, 20, 4)),
+            Case("dense, trust-ncg", dense(2_000, 20, 5), solver="trust-ncg"),
         ]
     return [
         Case("iris", lambda: standardised(load_iris)),
@@ -133,6 +135,15 @@ def cases(quick: bool) -> list[Case]:
         Case("many classes", dense(20_000, 200, 100)),
         Case("sparse text-like", text_like(100_000, 50_000, 50, 20)),
         Case("wide", dense(2_000, 5_000, 5)),
+        *(
+            Case(f"{name}, {solver}", make, solver=solver)
+            for solver in ("newton-cg", "trust-ncg", "trust-krylov")
+            for name, make in (
+                ("digits", lambda: standardised(load_digits)),
+                ("dense", dense(200_000, 100, 10)),
+                ("many classes", dense(20_000, 200, 100)),
+            )
+        ),
     ]
 
 
@@ -170,7 +181,7 @@ def peak_megabytes(estimator, X, y, blas_threads) -> float:
 def run_case(case: Case, repeats: int) -> FitRow:
     X, y = case.make()
     models = {
-        "ours": SoftmaxRegression(C=C, tol=TOL, max_iter=MAX_ITER),
+        "ours": SoftmaxRegression(C=C, tol=TOL, max_iter=MAX_ITER, solver=case.solver),
         "theirs": LogisticRegression(C=C, tol=TOL, max_iter=MAX_ITER),
     }
     times = {name: [] for name in models}

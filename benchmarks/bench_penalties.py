@@ -48,7 +48,6 @@ def timed_fit(model, X, y):
 def run(name, X, y, C, l1_ratio, gap, repeats):
     saga = {
         "C": C,
-        "penalty": "elasticnet",
         "l1_ratio": l1_ratio,
         "solver": "saga",
         "max_iter": 100_000,
