@@ -2,10 +2,11 @@
 
 For each case both fit the same objective,
 (1/n) sum CE + 1/(C n) (l1_ratio ||W||_1 + (1 - l1_ratio)/2 ||W||^2).
-saga is run to a tight tolerance once to find the optimum f*, then, timed, at
-the loosest tolerance (from 1e-1 down) whose objective is within ``--gap`` of
-f*, relatively; ours runs at tol=1e-4 and its gap is reported too. So the
-times compare both solvers at equal (or better, for ours) objective.
+The optimum f* comes from our solver at tol=1e-9. Ours is timed at its
+default tol=1e-4, and its relative gap to f* reported; saga is timed at the
+loosest tol, from 1e-1 down to 1e-6, whose gap is at most ours (or
+``--gap``), so both are compared at equal objective. If saga never gets there
+by 1e-6, the row says so and its time at 1e-6 is a lower bound.
 
     python benchmarks/bench_penalties.py [--quick] [--json out.json]
 """
@@ -53,18 +54,21 @@ def run(name, X, y, C, l1_ratio, gap, repeats):
         "max_iter": 100_000,
         "random_state": 0,
     }
-    best = LogisticRegression(tol=1e-8, **saga).fit(X, y)
-    f_star = objective(best, X, y, C, l1_ratio)
+    # f*: our split L-BFGS-B at a tight tol, which reaches it in seconds.
+    tight = SoftmaxRegression(C=C, l1_ratio=l1_ratio, tol=1e-9, max_iter=100_000)
+    timed_fit(tight, X, y)
+    f_star = objective(tight, X, y, C, l1_ratio)
     ours = SoftmaxRegression(C=C, l1_ratio=l1_ratio, max_iter=10_000)
     ours_s = min(timed_fit(ours, X, y) for _ in range(repeats))
     ours_gap = (objective(ours, X, y, C, l1_ratio) - f_star) / abs(f_star)
-    saga_tol, saga_s, saga_gap = None, None, None
-    for tol in 10.0 ** -np.arange(1, 9):
+    target = max(gap, ours_gap)
+    saga_tol = saga_s = saga_gap = None
+    for tol in 10.0 ** -np.arange(1, 7):
         model = LogisticRegression(tol=tol, **saga)
-        seconds = min(timed_fit(model, X, y) for _ in range(repeats))
+        seconds = timed_fit(model, X, y)  # once: saga fits are the long ones
         relative_gap = (objective(model, X, y, C, l1_ratio) - f_star) / abs(f_star)
-        if relative_gap <= max(gap, ours_gap):
-            saga_tol, saga_s, saga_gap = tol, seconds, relative_gap
+        saga_tol, saga_s, saga_gap = tol, seconds, relative_gap
+        if relative_gap <= target:
             break
     return {
         "case": name,
@@ -77,7 +81,8 @@ def run(name, X, y, C, l1_ratio, gap, repeats):
         "saga_tol": saga_tol,
         "saga_s": saga_s,
         "saga_gap": saga_gap,
-        "speedup": None if saga_s is None else saga_s / ours_s,
+        "saga_reached_target": saga_gap <= target,
+        "speedup": saga_s / ours_s,
     }
 
 
@@ -108,24 +113,27 @@ def main(argv=None):
             ("wide", wide_X, wide_y, 0.1, 0.5),
             ("wide", wide_X, wide_y, 0.1, 1.0),
         ]
-    rows = [run(*case, args.gap, 1 if args.quick else 3) for case in cases]
     print(
         f"{'case':<14} {'n x d x K':>18} {'l1_ratio':>8} {'ours s':>8} "
         f"{'ours gap':>9} {'nonzero':>8} {'saga tol':>9} {'saga s':>8} "
-        f"{'saga gap':>9} {'speedup':>8}"
+        f"{'saga gap':>9} {'speedup':>8}",
+        flush=True,
     )
-    for row in rows:
-        saga_s = "n/a" if row["saga_s"] is None else f"{row['saga_s']:.3f}"
-        speedup = "n/a" if row["speedup"] is None else f"{row['speedup']:.1f}x"
+    rows = []
+    for case in cases:
+        row = run(*case, args.gap, 1 if args.quick else 3)
+        rows.append(row)
+        speedup = f"{row['speedup']:.1f}x" + ("" if row["saga_reached_target"] else "+")
         print(
             f"{row['case']:<14} {row['shape']:>18} {row['l1_ratio']:>8g} "
             f"{row['ours_s']:>8.3f} {row['ours_gap']:>9.1e} "
-            f"{row['ours_nonzero']:>8d} {row['saga_tol']!s:>9} {saga_s:>8} "
-            f"{row['saga_gap'] or float('nan'):>9.1e} {speedup:>8}"
+            f"{row['ours_nonzero']:>8d} {row['saga_tol']!s:>9} "
+            f"{row['saga_s']:>8.3f} {row['saga_gap']:>9.1e} {speedup:>8}",
+            flush=True,
         )
     print(
-        "gap = (objective - f*)/|f*|, f* from saga at tol=1e-8; saga timed at "
-        "the loosest tol whose gap is within max(--gap, ours)."
+        "gap = (objective - f*)/|f*|, f* from ours at tol=1e-9; saga timed at the "
+        "loosest tol whose gap is within max(--gap, ours gap); + marks a lower bound."
     )
     if args.json:
         with open(args.json, "w") as handle:

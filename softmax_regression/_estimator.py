@@ -104,7 +104,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         gradient): ``"newton-cg"`` (line search), ``"trust-ncg"`` (truncated
         CG in a trust region) and ``"trust-krylov"`` (nearly exact trust-region
         steps). They take few, expensive iterations and reach small ``tol``
-        quickly on well-conditioned problems.
+        quickly on well-conditioned problems. Beware that scipy's
+        ``"trust-krylov"`` allocates ``16 * n_coef**2`` bytes (at most 8 GB)
+        per subproblem, whatever the problem needs; a ResourceWarning says so
+        above 1 GiB.
     tol : float, default=1e-4
         Stop when the largest absolute entry of the objective's gradient is at
         most ``tol``. If that cannot be reached (``max_iter`` is hit, or the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -77,6 +79,8 @@ def fit_coef(
         What the solver reached (its ``coef`` is in the solver's variables).
     """
     n_samples, n_features = X.shape
+    if solver == "trust-krylov" and l1_ratio == 0:
+        _warn_about_trlib_memory(n_classes * (n_features + fit_intercept))
     weight_sum = (
         n_samples
         if sample_weight is None
@@ -138,3 +142,22 @@ def fit_coef(
                 objective_scale=float(n_samples),
             )
         return result.coef, result
+
+
+def _warn_about_trlib_memory(n_coef: int) -> None:
+    """Warn when scipy's trust-krylov will allocate over a GiB per subproblem.
+
+    scipy's TRLIB wrapper allocates ``itmax * n_coef`` doubles for its Lanczos
+    vectors, with ``itmax = min(1e9 / n_coef, 2 * n_coef)``: 16 n_coef**2 bytes,
+    up to 8 GB, whatever the problem needs.
+    """
+    trlib_bytes = 8 * n_coef * int(min(1e9 / n_coef, 2 * n_coef))
+    if trlib_bytes > 2**30:
+        warnings.warn(
+            f"solver='trust-krylov' makes scipy allocate {trlib_bytes / 2**30:.1f} "
+            f"GiB of Lanczos vectors per trust-region subproblem for {n_coef} "
+            "coefficients (16 * n_coef**2 bytes, at most 8 GB). solver='trust-ncg' "
+            "or 'newton-cg' use the same Hessian products in O(n_coef) memory.",
+            ResourceWarning,
+            stacklevel=4,
+        )

@@ -1,5 +1,7 @@
 """All solvers reach the same optimum; elastic net matches saga."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -10,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from softmax_regression import SoftmaxRegression
+from softmax_regression._fit import _warn_about_trlib_memory
 
 pytestmark = pytest.mark.filterwarnings("error::sklearn.exceptions.ConvergenceWarning")
 SOLVERS = ["lbfgs", "newton-cg", "trust-ncg", "trust-krylov"]
@@ -187,3 +190,17 @@ def test_l1_ratio_out_of_range(l1_ratio):
     X, y = standardised(load_iris)
     with pytest.raises(ValueError, match="'l1_ratio' parameter"):
         SoftmaxRegression(l1_ratio=l1_ratio).fit(X, y)
+
+
+def test_trust_krylov_warns_about_scipy_memory():
+    # 20,100 coefficients (100 classes x 201): scipy would allocate
+    # 8 * 20_100 * 40_200 bytes = 6.0 GiB per subproblem. Checked without fitting.
+    with pytest.warns(ResourceWarning, match=r"6\.0 GiB of Lanczos vectors.*trust-ncg"):
+        _warn_about_trlib_memory(20_100)
+
+
+def test_trust_krylov_small_problem_does_not_warn():
+    X, y = standardised(load_iris)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        SoftmaxRegression(solver="trust-krylov").fit(X, y)
