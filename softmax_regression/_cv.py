@@ -40,6 +40,7 @@ def _fold_path(
     the iterations (n_Cs,).
     """
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+    y_test = _safe_indexing(y, test)
     weight_train = weight_test = None
     if sample_weight is not None:
         weight_train, weight_test = sample_weight[train], sample_weight[test]
@@ -65,7 +66,7 @@ def _fold_path(
         )
         scoring_model._set_coef(coef, classes, n_features, X.dtype)
         score_kwargs = {} if weight_test is None else {"sample_weight": weight_test}
-        score = scorer(scoring_model, X_test, _safe_indexing(y, test), **score_kwargs)
+        score = scorer(scoring_model, X_test, y_test, **score_kwargs)
         coefs.append(coef)
         scores.append(score)
         n_iters.append(result.n_iter)

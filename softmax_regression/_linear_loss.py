@@ -31,7 +31,8 @@ class _Block:
     X: np.ndarray | sp.csr_matrix  # rows start:stop of X, a view
     scores: np.ndarray  # its slice of the shared score buffer
     true_index: np.ndarray  # flat positions of (sample, true class) in scores
-    weight: np.ndarray | None  # normalised sample weights of the rows
+    weight: np.ndarray  # normalised sample weights of the rows, in X.dtype
+    weight64: np.ndarray  # the same in float64, for the loss sum
 
 
 def _row_view(X, start: int, stop: int):
@@ -128,10 +129,12 @@ class LinearSoftmaxLoss:
         self.dtype = X.dtype
         if sample_weight is None:
             self.weight_sum = float(self.n_samples)
-            weight = None
+            weight64 = np.full(self.n_samples, 1.0 / self.n_samples)
         else:
             self.weight_sum = float(np.sum(sample_weight, dtype=np.float64))
-            weight = (sample_weight / self.weight_sum).astype(self.dtype)
+            weight64 = np.asarray(sample_weight, dtype=np.float64) / self.weight_sum
+        # s_i / S for every sample: one code path, weighted or not.
+        weight = weight64.astype(self.dtype)
         # Sample-major scores for sparse X: what scipy's products produce.
         self._class_axis = 1 if sp.issparse(X) else 0
         # The one n_samples x n_classes buffer, reused by every evaluation; it
@@ -156,7 +159,8 @@ class LinearSoftmaxLoss:
                         shape
                     ),
                     true_index=true_index,
-                    weight=None if weight is None else weight[start:stop],
+                    weight=weight[start:stop],
+                    weight64=weight64[start:stop],
                 )
             )
         # Contiguous groups of blocks, one per thread.
@@ -290,17 +294,10 @@ class LinearSoftmaxLoss:
             raw_true = scores.reshape(-1)[block.true_index]
             log_sum_exp = _softmax_inplace(scores, axis=class_axis)  # scores = P
             log_sum_exp -= raw_true  # per-sample cross-entropy
-            if block.weight is None:
-                loss += float(np.sum(log_sum_exp, dtype=np.float64)) / self.n_samples
-                # G = (P - Y) / n, written over a copy: P stays for hessp.
-                gradient = scores * self.dtype.type(1.0 / self.n_samples)
-                gradient.reshape(-1)[block.true_index] -= self.dtype.type(
-                    1.0 / self.n_samples
-                )
-            else:
-                loss += float(np.dot(block.weight.astype(np.float64), log_sum_exp))
-                gradient = scores * np.expand_dims(block.weight, class_axis)
-                gradient.reshape(-1)[block.true_index] -= block.weight
+            loss += float(np.dot(block.weight64, log_sum_exp))
+            # G = s (P - Y) / S, written over a copy: P stays for hessp.
+            gradient = scores * np.expand_dims(block.weight, class_axis)
+            gradient.reshape(-1)[block.true_index] -= block.weight
             grad_weights += self._back_product(block, gradient)
             grad_intercept += gradient.sum(axis=1 - class_axis, dtype=np.float64)
         return loss, grad_weights, grad_intercept
@@ -321,10 +318,7 @@ class LinearSoftmaxLoss:
             )
             product -= weighted_mean
             product *= probabilities
-            if block.weight is None:
-                product *= self.dtype.type(1.0 / self.n_samples)
-            else:
-                product *= np.expand_dims(block.weight, class_axis)
+            product *= np.expand_dims(block.weight, class_axis)
             hessp_weights += self._back_product(block, product)
             hessp_intercept += product.sum(axis=1 - class_axis, dtype=np.float64)
         return hessp_weights, hessp_intercept
