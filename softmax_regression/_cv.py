@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
 import sys
 from numbers import Integral
 from typing import ClassVar
@@ -9,14 +11,55 @@ from typing import ClassVar
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn.base import _fit_context
-from sklearn.metrics import check_scoring
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, metadata_routing
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import (
+    _check_method_params,
+    _check_sample_weight,
+    check_is_fitted,
+)
 
 from ._estimator import SoftmaxRegression, _check_solver, _warn_if_not_converged
 from ._fit import fit_coef
+
+
+def _labelled_scorer(scoring, classes: np.ndarray):
+    """Return the scorer for ``scoring``, told the classes the model was fitted on.
+
+    A test fold may lack some classes (or hold only one), and metrics that infer
+    the labels from ``y_true`` (``log_loss``, ``brier_score_loss``, ...) then
+    misread the columns of ``predict_proba``. Scorers whose metric takes
+    ``labels`` get ``labels=classes``, and for two classes those that take
+    ``pos_label`` get ``pos_label=classes[1]``, the class whose probability is
+    the second column, as ``LogisticRegressionCV`` does. Arguments the user gave
+    the scorer win; callables that are not scikit-learn scorers are unchanged.
+    """
+    scorer = get_scorer("accuracy" if scoring is None else scoring)
+    score_func = getattr(scorer, "_score_func", None)
+    if score_func is None:
+        return scorer
+    parameters = inspect.signature(score_func).parameters
+    known = {}
+    if "labels" in parameters:
+        known["labels"] = classes
+    if classes.size == 2 and "pos_label" in parameters:
+        known["pos_label"] = classes[-1]
+    if not known:
+        return scorer
+    # A copy keeps the scorer's metadata requests (set_score_request).
+    labelled = copy.copy(scorer)
+    labelled._kwargs = {**known, **scorer._kwargs}
+    return labelled
 
 
 def _fold_path(
@@ -31,19 +74,19 @@ def _fold_path(
     l1_ratio,
     params: dict,
     scorer,
+    score_params: dict,
     n_threads,
     label: str,
 ):
     """Fit one training fold along ``Cs`` (ascending), warm-starting each C.
 
-    Returns the flat coefficients (n_Cs, n_coef), the test scores (n_Cs,) and
-    the iterations (n_Cs,).
+    ``sample_weight`` (class weights included) weighs the fits; ``score_params``
+    are the test fold's arguments to ``scorer``. Returns the flat coefficients
+    (n_Cs, n_coef), the test scores (n_Cs,) and the iterations (n_Cs,).
     """
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_test = _safe_indexing(y, test)
-    weight_train = weight_test = None
-    if sample_weight is not None:
-        weight_train, weight_test = sample_weight[train], sample_weight[test]
+    weight_train = None if sample_weight is None else sample_weight[train]
     n_features = X.shape[1]
     scoring_model = SoftmaxRegression(fit_intercept=params["fit_intercept"])
     scoring_model.n_features_in_ = n_features
@@ -65,8 +108,7 @@ def _fold_path(
             result, params["solver"], params["max_iter"], params["tol"]
         )
         scoring_model._set_coef(coef, classes, n_features, X.dtype)
-        score_kwargs = {} if weight_test is None else {"sample_weight": weight_test}
-        score = scorer(scoring_model, X_test, y_test, **score_kwargs)
+        score = scorer(scoring_model, X_test, y_test, **score_params)
         coefs.append(coef)
         scores.append(score)
         n_iters.append(result.n_iter)
@@ -104,8 +146,13 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         As in :func:`sklearn.model_selection.check_cv`: None is 5-fold
         stratified.
     scoring : str or callable, default=None
-        A scikit-learn scorer; None means accuracy (``score``). Scores are
-        computed with the test fold's sample weights.
+        A scikit-learn scorer name or callable, used to choose ``C`` and
+        ``l1_ratio`` and by :meth:`score`; None means accuracy. Metrics that take
+        ``labels`` are given the classes of the whole training set, so test
+        folds that lack a class are scored correctly (and, for two classes,
+        ``pos_label`` is ``classes_[1]``). Without metadata routing, the test
+        fold's sample weights are passed to the scorer; with it, whatever the
+        scorer requests.
     refit : bool, default=True
         Refit on all data with the best ``(C, l1_ratio)``; if False, average
         the folds' coefficients at the best values instead.
@@ -148,6 +195,11 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     >>> float(model.C_) in model.Cs_
     True
     """
+
+    # score's sample_weight goes to the scorer, if it requests it.
+    __metadata_request__score: ClassVar[dict] = {
+        "sample_weight": metadata_routing.UNUSED
+    }
 
     _parameter_constraints: ClassVar[dict] = {
         **{
@@ -193,7 +245,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **params):
         """Cross-validate ``C`` and ``l1_ratio``, then fit the final model.
 
         Parameters
@@ -203,32 +255,37 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights, used in the fits and the scores.
+            Non-negative weights, used in the fits and passed to the scorer
+            (see ``scoring``).
+        **params : dict
+            Metadata for the splitter and the scorer. ``groups`` always reaches
+            the splitter (as with :class:`~sklearn.model_selection.GridSearchCV`);
+            anything else needs ``sklearn.set_config(enable_metadata_routing=True)``
+            and is routed as the splitter and scorer request it.
 
         Returns
         -------
         self : SoftmaxRegressionCV
             The fitted estimator.
         """
-        if isinstance(self.Cs, Integral):
-            Cs = np.logspace(-4, 4, self.Cs)
-        else:
-            Cs = np.sort(np.asarray(self.Cs, dtype=np.float64))
-            if Cs.size == 0 or np.any(Cs <= 0):
-                raise ValueError(f"Cs must be positive numbers; got {self.Cs!r}.")
-        l1_ratios = np.asarray(
-            [0.0] if self.l1_ratios is None else self.l1_ratios, dtype=np.float64
-        ).ravel()
-        if l1_ratios.size == 0 or np.any((l1_ratios < 0) | (l1_ratios > 1)):
-            raise ValueError(
-                f"l1_ratios must be numbers in [0, 1]; got {self.l1_ratios!r}."
-            )
+        _raise_for_params(params, self, "fit", allow={"groups"})
+        Cs, l1_ratios = self._check_grid()
         _check_solver(self.solver, float(l1_ratios.max()))
-        X, y, classes, y_encoded, sample_weight = self._validate_fit_data(
+        X, y, classes, y_encoded, fit_weight = self._validate_fit_data(
             X, y, sample_weight
         )
-        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        scorer = check_scoring(self, scoring=self.scoring)
+        if _routing_enabled():
+            routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
+            split_params, score_params = routed.splitter.split, routed.scorer.score
+        else:
+            split_params = {key: value for key, value in params.items()}
+            score_params = {}
+            if sample_weight is not None:
+                score_params["sample_weight"] = _check_sample_weight(
+                    sample_weight, X, dtype=np.float64
+                )
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **split_params))
+        scorer = _labelled_scorer(self.scoring, classes)
         params = {
             "fit_intercept": self.fit_intercept,
             "solver": self.solver,
@@ -243,13 +300,14 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 y,
                 y_encoded,
                 classes,
-                sample_weight,
+                fit_weight,
                 train,
                 test,
                 Cs,
                 l1_ratio,
                 params,
                 scorer,
+                _check_method_params(X, params=score_params, indices=test),
                 n_threads,
                 f"fold {fold + 1}/{len(folds)}",
             )
@@ -275,7 +333,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 X,
                 y_encoded,
                 classes.size,
-                sample_weight,
+                fit_weight,
                 C=self.C_,
                 l1_ratio=self.l1_ratio_,
                 coef0=mean_coef,
@@ -284,6 +342,82 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             _warn_if_not_converged(result, self.solver, self.max_iter, self.tol)
         self._set_coef(mean_coef, classes, n_features, X.dtype)
         return self
+
+    def _check_grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the values of ``C`` (ascending) and ``l1_ratio`` to try."""
+        if isinstance(self.Cs, Integral):
+            Cs = np.logspace(-4, 4, self.Cs)
+        else:
+            Cs = np.sort(np.asarray(self.Cs, dtype=np.float64).ravel())
+            if Cs.size == 0 or not np.all(Cs > 0):  # NaN fails Cs > 0
+                raise ValueError(
+                    f"Cs must be positive numbers (np.inf for no penalty); got "
+                    f"{self.Cs!r}."
+                )
+        l1_ratios = np.asarray(
+            [0.0] if self.l1_ratios is None else self.l1_ratios, dtype=np.float64
+        ).ravel()
+        if l1_ratios.size == 0 or not np.all((l1_ratios >= 0) & (l1_ratios <= 1)):
+            raise ValueError(
+                f"l1_ratios must be numbers in [0, 1]; got {self.l1_ratios!r}."
+            )
+        return Cs, l1_ratios
+
+    def score(self, X, y, sample_weight=None, **score_params):
+        """Score the model with ``scoring`` (accuracy if None) on test data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels for ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, passed to the scorer (with metadata routing, if it
+            requests them).
+        **score_params : dict
+            Further arguments for the scorer; only with metadata routing.
+
+        Returns
+        -------
+        score : float
+            The scorer's value: greater is better (losses are negated, as in
+            ``"neg_log_loss"``).
+        """
+        _raise_for_params(score_params, self, "score")
+        check_is_fitted(self)
+        if sample_weight is not None:
+            score_params["sample_weight"] = sample_weight
+        if _routing_enabled():
+            score_params = process_routing(self, "score", **score_params).scorer.score
+        scorer = _labelled_scorer(self.scoring, self.classes_)
+        return scorer(self, X, y, **score_params)
+
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object: to the splitter and scorer.
+
+        See scikit-learn's :ref:`User Guide <sklearn:metadata_routing>`.
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+            ``fit``'s metadata goes to the splitter's ``split`` and to the
+            scorer; ``score``'s to the scorer.
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(
+                splitter=check_cv(self.cv),
+                method_mapping=MethodMapping().add(caller="fit", callee="split"),
+            )
+            .add(
+                scorer=get_scorer("accuracy" if self.scoring is None else self.scoring),
+                method_mapping=MethodMapping()
+                .add(caller="score", callee="score")
+                .add(caller="fit", callee="score"),
+            )
+        )
 
 
 def _as_rows(coefs: np.ndarray, n_classes: int, n_features: int) -> np.ndarray:

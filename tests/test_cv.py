@@ -1,11 +1,15 @@
 """Tests of SoftmaxRegressionCV against fits done by hand."""
 
+import re
+
 import numpy as np
 import pytest
+import scipy.special
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import config_context
 from sklearn.datasets import load_iris, load_wine
-from sklearn.metrics import get_scorer
-from sklearn.model_selection import StratifiedKFold
+from sklearn.metrics import accuracy_score, brier_score_loss, get_scorer, log_loss
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from softmax_regression import SoftmaxRegression, SoftmaxRegressionCV
@@ -16,6 +20,11 @@ CV = StratifiedKFold(3, shuffle=True, random_state=0)
 def standardised(load):
     X, y = load(return_X_y=True)
     return StandardScaler().fit_transform(X), y
+
+
+def path_proba(coef, X):
+    """Probabilities of a ``coefs_paths_`` entry (intercepts in the last column)."""
+    return scipy.special.softmax(X @ coef[:, :-1].T + coef[:, -1], axis=1)
 
 
 @pytest.mark.parametrize("scoring", [None, "neg_log_loss"])
@@ -106,9 +115,162 @@ def test_verbose_reports_fold_and_c(capsys):
         ({"l1_ratios": [0.5, 2.0]}, r"l1_ratios must be numbers in \[0, 1\]"),
         ({"l1_ratios": [0.5], "solver": "trust-ncg"}, "needs solver='lbfgs'"),
         ({"Cs": 0}, "'Cs' parameter"),
+        ({"Cs": [0.1, np.nan]}, "Cs must be positive"),
+        ({"l1_ratios": [np.nan]}, r"l1_ratios must be numbers in \[0, 1\]"),
     ],
 )
 def test_bad_parameters(params, match):
     X, y = standardised(load_iris)
     with pytest.raises(ValueError, match=match):
         SoftmaxRegressionCV(**params).fit(X, y)
+
+
+# -- Scoring ------------------------------------------------------------------
+
+
+def test_score_uses_scoring():
+    X, y = standardised(load_iris)
+    model = SoftmaxRegressionCV(Cs=3, scoring="neg_log_loss").fit(X, y)
+    expected = -log_loss(y, model.predict_proba(X))
+    assert model.score(X, y) == pytest.approx(expected, rel=1e-12)
+    assert model.score(X, y) < 0  # a negated loss, not an accuracy
+    default = SoftmaxRegressionCV(Cs=3).fit(X, y)
+    assert default.score(X, y) == accuracy_score(y, default.predict(X))
+
+
+def test_callable_scoring_is_called_once_per_fit_and_by_score():
+    calls = []
+
+    def scorer(model, X, y, sample_weight=None):
+        calls.append(len(y))
+        return [0.1, 0.4, 0.8, 0.5][(len(calls) - 1) % 4]
+
+    X, y = standardised(load_iris)
+    model = SoftmaxRegressionCV(Cs=[1, 2, 3, 4], cv=2, scoring=scorer).fit(X, y)
+    assert model.C_ == 3  # the best score, 0.8, is the third C on each fold
+    assert len(calls) == 2 * 4
+    calls.clear()
+    assert model.score(X, y) == 0.1
+    assert calls == [len(y)]
+
+
+@pytest.mark.filterwarnings("ignore:The least populated class:UserWarning")
+def test_stratified_folds_lacking_a_class_are_scored_with_all_labels():
+    X, y = standardised(load_iris)
+    keep = np.r_[np.arange(100), 100, 101, 102]  # 3 samples of class 2
+    X, y = X[keep], y[keep]
+    cv = StratifiedKFold(5)
+    model = SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=cv, scoring="neg_log_loss")
+    model.fit(X, y)
+    for fold, (_, test) in enumerate(cv.split(X, y)):
+        proba = path_proba(model.coefs_paths_[fold, 0, 1], X[test])
+        expected = -log_loss(y[test], proba, labels=[0, 1, 2])
+        assert_allclose(model.scores_[fold, 0, 1], expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("routing", [False, True])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_folds_with_one_class_each(routing, n_classes):
+    # scikit-learn's test_logistic_cv_folds_with_classes_missing, on our API.
+    y = np.array(["a", "a", "b", "b", "c", "c"])[: 2 * n_classes]
+    X = np.arange(2.0 * n_classes)[:, None]
+    cv = KFold(n_splits=n_classes)
+    with config_context(enable_metadata_routing=routing):
+        model = SoftmaxRegressionCV(
+            cv=cv, scoring="neg_brier_score", Cs=np.logspace(-6, 6, 5)
+        ).fit(X, y)
+    assert model.C_ == 1e-6
+    labels = ["a", "b", "c"][:n_classes]
+    for fold, (_, test) in enumerate(cv.split(X, y)):
+        proba = path_proba(model.coefs_paths_[fold, 0, 0], X[test])
+        if n_classes == 2:
+            expected = brier_score_loss(y[test], proba, pos_label="b", labels=labels)
+        else:
+            expected = brier_score_loss(y[test], proba, labels=labels)
+        assert_allclose(-model.scores_[fold, 0, 0], expected)
+
+
+def test_scores_use_the_sample_weights_not_the_class_weights():
+    X, y = standardised(load_iris)
+    weight = np.random.default_rng(0).integers(1, 4, size=y.size).astype(float)
+    model = SoftmaxRegressionCV(Cs=[0.01], cv=CV, class_weight={0: 10, 1: 1, 2: 1})
+    model.fit(X, y, sample_weight=weight)
+    for fold, (train, test) in enumerate(CV.split(X, y)):
+        fold_model = SoftmaxRegression(C=0.01, class_weight={0: 10, 1: 1, 2: 1})
+        fold_model.fit(X[train], y[train], sample_weight=weight[train])
+        expected = accuracy_score(
+            y[test], fold_model.predict(X[test]), sample_weight=weight[test]
+        )
+        assert model.scores_[fold, 0, 0] == pytest.approx(expected)
+
+
+# -- Metadata routing ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("routing", [False, True])
+def test_groups_reach_the_splitter(routing):
+    X, y = standardised(load_iris)
+    groups = np.arange(y.size) % 5
+    with config_context(enable_metadata_routing=routing):
+        model = SoftmaxRegressionCV(Cs=2, cv=GroupKFold(5)).fit(X, y, groups=groups)
+    assert model.scores_.shape == (5, 1, 2)
+    for fold, (train, test) in enumerate(GroupKFold(5).split(X, y, groups)):
+        fold_model = SoftmaxRegression(C=model.Cs_[1]).fit(X[train], y[train])
+        assert model.scores_[fold, 0, 1] == pytest.approx(
+            fold_model.score(X[test], y[test])
+        )
+
+
+def test_other_metadata_needs_routing():
+    X, y = standardised(load_iris)
+    model = SoftmaxRegressionCV(Cs=2, scoring="neg_log_loss")
+    msg = "is only supported if enable_metadata_routing=True"
+    with pytest.raises(ValueError, match=msg):
+        model.fit(X, y, extra_param=1.0)
+    model.fit(X, y)
+    with pytest.raises(ValueError, match=msg):
+        model.score(X, y, extra_param=1.0)
+
+
+@config_context(enable_metadata_routing=True)
+def test_sample_weight_reaches_the_scorer_only_when_requested():
+    X, y = standardised(load_wine)
+    weight = np.where(np.arange(y.size) % 2 == 0, 5.0, 1.0)
+    unweighted = get_scorer("accuracy").set_score_request(sample_weight=False)
+    weighted = get_scorer("accuracy").set_score_request(sample_weight=True)
+    model_1 = SoftmaxRegressionCV(Cs=[0.001], cv=CV, scoring=unweighted)
+    model_2 = SoftmaxRegressionCV(Cs=[0.001], cv=CV, scoring=weighted)
+    model_1.fit(X, y, sample_weight=weight)
+    model_2.fit(X, y, sample_weight=weight)
+    for fold, (_, test) in enumerate(CV.split(X, y)):
+        labels = np.argmax(path_proba(model_1.coefs_paths_[fold, 0, 0], X[test]), 1)
+        assert model_1.scores_[fold, 0, 0] == pytest.approx(
+            accuracy_score(y[test], labels)
+        )
+        assert model_2.scores_[fold, 0, 0] == pytest.approx(
+            accuracy_score(y[test], labels, sample_weight=weight[test])
+        )
+    message = (
+        "SoftmaxRegressionCV.score got unexpected argument(s) {'sample_weight'}, "
+        "which are not routed to any object."
+    )
+    with pytest.raises(TypeError, match=re.escape(message)):
+        model_1.score(X, y, sample_weight=weight)
+    assert model_2.score(X, y, sample_weight=weight) == pytest.approx(
+        accuracy_score(y, model_2.predict(X), sample_weight=weight)
+    )
+
+
+def test_sample_weight_reaches_the_scorer_without_routing():
+    X, y = standardised(load_wine)
+    weight = np.where(np.arange(y.size) % 2 == 0, 5.0, 1.0)
+    with config_context(enable_metadata_routing=False):
+        plain = SoftmaxRegressionCV(Cs=[0.001], cv=CV).fit(X, y, sample_weight=weight)
+        plain_score = plain.score(X, y, sample_weight=weight)
+    with config_context(enable_metadata_routing=True):
+        scorer = get_scorer("accuracy").set_score_request(sample_weight=True)
+        routed = SoftmaxRegressionCV(Cs=[0.001], cv=CV, scoring=scorer)
+        routed.fit(X, y, sample_weight=weight)
+        routed_score = routed.score(X, y, sample_weight=weight)
+    assert_allclose(plain.scores_, routed.scores_)
+    assert plain_score == pytest.approx(routed_score)
