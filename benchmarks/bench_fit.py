@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 import softmax_regression
 from softmax_regression import SoftmaxRegression
 from softmax_regression._linear_loss import LinearSoftmaxLoss
-from softmax_regression._parallel import effective_n_threads, single_threaded_blas
+from softmax_regression._parallel import evaluation_threads, threads_for_work
 
 C, TOL, MAX_ITER = 1.0, 1e-4, 1000
 
@@ -241,12 +241,11 @@ def evaluation_row(n_samples: int, dtype, repeats: int) -> dict:
             floors[threads] = median_ms(
                 lambda: np.matmul(weights, X.T, out=scores), repeats
             ) + median_ms(lambda: scores @ X, repeats)
-    n_threads = effective_n_threads(X.shape[0] * X.shape[1] * n_classes)
     with (
+        evaluation_threads(threads_for_work(X.size * n_classes)) as n_threads,
         LinearSoftmaxLoss(
             X, y, n_classes, None, 1.0 / n_samples, True, n_threads
         ) as loss,
-        single_threaded_blas(),
     ):
         evaluation = median_ms(lambda: loss.loss_gradient(coef), repeats)
     return {

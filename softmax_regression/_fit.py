@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._linear_loss import LinearSoftmaxLoss, SplitL1Loss
-from ._parallel import effective_n_threads, single_threaded_blas
+from ._parallel import evaluation_threads, threads_for_work
 from ._solvers import SolverResult, minimize_lbfgs, minimize_newton
 
 
@@ -69,7 +69,8 @@ def fit_coef(
     coef0 : ndarray of shape (n_classes * (n_features + fit_intercept),), optional
         Starting point, flat ``[W, b]``; zeros if None.
     n_threads : int, optional
-        Threads for the objective; chosen from the problem size if None.
+        Threads wanted for the objective; chosen from the problem size if None.
+        Fewer may be used (see :func:`~._parallel.evaluation_threads`).
 
     Returns
     -------
@@ -88,12 +89,15 @@ def fit_coef(
     )
     if n_threads is None:
         work = (X.nnz if sp.issparse(X) else n_samples * n_features) * n_classes
-        n_threads = effective_n_threads(work)
+        n_threads = threads_for_work(work)
     if coef0 is None:
         coef0 = np.zeros(n_classes * (n_features + fit_intercept))
     # scikit-learn's scaling: C multiplies the summed, not the mean, loss.
     penalty = 1.0 / (C * weight_sum)
+    # BLAS is pinned before the evaluation threads start and released after
+    # they are joined (contexts exit in reverse order), also on an exception.
     with (
+        evaluation_threads(n_threads) as n_threads,
         LinearSoftmaxLoss(
             X,
             y,
@@ -103,7 +107,6 @@ def fit_coef(
             fit_intercept=fit_intercept,
             n_threads=n_threads,
         ) as loss,
-        single_threaded_blas(),
     ):
         # Stop on the gradient alone (ftol=0), so that tol means what it says:
         # scikit-learn also stops when the objective's relative decrease is

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from scipy import optimize
 
 from ._loss import _softmax_inplace
+from ._parallel import pin_current_thread
 
 # Rows of dense X per block: enough that the per-block Python overhead and the
 # small products are negligible, few enough that the block is still in cache when
@@ -167,7 +168,11 @@ class LinearSoftmaxLoss:
         n_groups = min(n_threads, len(self._blocks))
         self._groups = [list(group) for group in np.array_split(self._blocks, n_groups)]
         self._executor = (
-            ThreadPoolExecutor(n_groups, thread_name_prefix="softmax-regression")
+            ThreadPoolExecutor(
+                n_groups,
+                thread_name_prefix="softmax-regression",
+                initializer=pin_current_thread,
+            )
             if n_groups > 1
             else None
         )
@@ -190,9 +195,13 @@ class LinearSoftmaxLoss:
         return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
 
     def close(self) -> None:
-        """Stop the worker threads, if any."""
+        """Stop the worker threads, if any, and wait until they are gone.
+
+        Blocks not yet started are cancelled, so an exception in the calling
+        thread (a KeyboardInterrupt) waits for at most the blocks in flight.
+        """
         if self._executor is not None:
-            self._executor.shutdown()
+            self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
     def __enter__(self) -> LinearSoftmaxLoss:
