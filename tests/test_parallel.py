@@ -2,12 +2,10 @@
 
 import threading
 import time
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from softmax_regression import SoftmaxRegression
@@ -123,6 +121,7 @@ def test_overlapping_pins_restore_whatever_the_order(limits_above_one):
 
 
 @needs_two_cpus
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_overlapping_fits_share_the_cpus_and_restore_the_limits(
     limits_above_one, evaluations
 ):
@@ -130,9 +129,7 @@ def test_overlapping_fits_share_the_cpus_and_restore_the_limits(
     # and ends. No evaluation may run our threads over a multi-threaded BLAS.
     def fit(n_samples, seed):
         X, y = problem(n_samples, seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            SoftmaxRegression(tol=1e-8, max_iter=60).fit(X, y)
+        SoftmaxRegression(tol=1e-8, max_iter=60).fit(X, y)
 
     sizes = [20_000, 40_000, 20_000, 60_000]
     threads = [
@@ -152,6 +149,7 @@ def test_overlapping_fits_share_the_cpus_and_restore_the_limits(
 
 
 @needs_two_cpus
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_fit_that_cannot_pin_blas_runs_in_one_thread(evaluations):
     controller = ThreadpoolController().select(user_api="blas")
     process_wide = [
@@ -173,11 +171,7 @@ def test_a_fit_that_cannot_pin_blas_runs_in_one_thread(evaluations):
 
     # This thread takes control of OpenBLAS (threadpoolctl >= 3.8), so the fit's
     # thread cannot change its limit: it must not add threads of its own.
-    with (
-        threadpool_limits(2, user_api="blas"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with threadpool_limits(2, user_api="blas"):
         before = blas_limits()
         if any(limit == 1 for limit in before):
             pytest.skip("BLAS cannot run two threads here")
