@@ -105,7 +105,7 @@ def _fold_path(
             **params,
         )
         _warn_if_not_converged(
-            result, params["solver"], params["max_iter"], params["tol"]
+            result, params["solver"], params["max_iter"], params["tol"], X.dtype
         )
         scoring_model._set_coef(coef, classes, n_features, X.dtype)
         score = scorer(scoring_model, X_test, y_test, **score_params)
@@ -339,7 +339,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 coef0=mean_coef,
                 **params,
             )
-            _warn_if_not_converged(result, self.solver, self.max_iter, self.tol)
+            _warn_if_not_converged(
+                result, self.solver, self.max_iter, self.tol, X.dtype
+            )
         self._set_coef(mean_coef, classes, n_features, X.dtype)
         return self
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
+import joblib
 import numpy as np
+import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -21,11 +25,33 @@ from sklearn.utils.validation import (
 
 from ._fit import fit_coef
 from ._loss import _softmax_inplace, log_softmax
-from ._solvers import NEWTON_METHODS
+from ._solvers import (
+    CONVERGED,
+    MAX_ITER,
+    NEWTON_METHODS,
+    OVERFLOW,
+    STOPPED,
+    SolverResult,
+)
 
 _ACCEPTED_SPARSE = ["csr", "csc"]
 _ACCEPTED_DTYPES = [np.float64, np.float32]
 SOLVERS = ("lbfgs", *NEWTON_METHODS)
+
+
+def _check_class_weight_values(class_weight: dict) -> None:
+    """Reject class weights that are not finite, non-negative numbers."""
+    for label, weight in class_weight.items():
+        if not (
+            isinstance(weight, Real)
+            and not isinstance(weight, bool)
+            and np.isfinite(weight)
+            and weight >= 0
+        ):
+            raise ValueError(
+                f"class_weight for class {label!r} must be a finite, non-negative "
+                f"number; got {weight!r}. Use 0 to leave a class out."
+            )
 
 
 def _check_solver(solver: str, l1_ratio: float) -> None:
@@ -38,17 +64,96 @@ def _check_solver(solver: str, l1_ratio: float) -> None:
         )
 
 
-def _warn_if_not_converged(result, solver: str, max_iter: int, tol: float) -> None:
-    if not result.converged:
-        warnings.warn(
+# Frames in these directories are the library's, not the user's: a warning
+# points at the first frame outside them (also through Pipeline, GridSearchCV).
+_INTERNAL_DIRECTORIES = tuple(
+    os.path.dirname(path) + os.sep
+    for path in (sklearn.__file__, joblib.__file__, __file__)
+)
+
+
+# At the starting point the gradient is a weighted mean of features times
+# (probability - label): with standardised features it is below a few units.
+_LARGE_INITIAL_GRADIENT = 100.0
+
+
+def _user_stacklevel() -> int:
+    """Return the ``stacklevel`` that makes a warning name the user's line.
+
+    For the function that calls :func:`warnings.warn`: the number of frames
+    up to the first one outside softmax_regression, scikit-learn (its
+    ``_fit_context`` wrapper, Pipeline, GridSearchCV) and joblib.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(
+        _INTERNAL_DIRECTORIES
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _warn_if_not_converged(
+    result: SolverResult, solver: str, max_iter: int, tol: float, dtype
+) -> None:
+    """Warn, in terms of what happened, when a fit stopped short of ``tol``.
+
+    No warning when the solver converged, or when a callback stopped it (the
+    user asked for that).
+    """
+    if result.status in (CONVERGED, STOPPED):
+        return
+    reached = (
+        f"the largest gradient entry reached {result.max_abs_gradient:.3g} > "
+        f"tol={tol:g}"
+    )
+    if result.status == MAX_ITER:
+        message = (
             f"{solver} did not converge: it stopped after {result.n_iter} "
-            f"iterations (max_iter={max_iter}) with the largest gradient entry at "
-            f"{result.max_abs_gradient:.3g} > tol={tol:g} (scipy: "
+            f"iterations (max_iter={max_iter}) and {reached} (scipy: "
             f"{result.message}). Increase max_iter, standardise the features "
-            "(e.g. with sklearn.preprocessing.StandardScaler), or decrease C.",
-            ConvergenceWarning,
-            stacklevel=3,
+            "(e.g. with sklearn.preprocessing.StandardScaler), or decrease C."
         )
+    elif result.status == OVERFLOW:
+        message = (
+            f"{solver} stopped after {result.n_iter} iterations: "
+            f"{result.message}, so it cannot go on; {reached}. Features of this "
+            "magnitude put the Hessian, of the order of their square, beyond "
+            "float64: standardise them (e.g. with "
+            "sklearn.preprocessing.StandardScaler)."
+        )
+    elif result.n_iter == 0:
+        message = (
+            f"{solver} could not decrease the objective from its starting point "
+            f"(scipy: {result.message}); {reached}. A line search that fails "
+            "at once means the objective's scale defeats it, as features of "
+            "extreme magnitude do: standardise them (e.g. with "
+            "sklearn.preprocessing.StandardScaler)."
+        )
+    else:
+        precision = np.dtype(dtype).name
+        message = (
+            f"{solver} stopped after {result.n_iter} iterations, before "
+            f"max_iter={max_iter}, because the objective no longer decreases in "
+            f"{precision} arithmetic (scipy: {result.message}); {reached}. tol is "
+            "below what the floating-point objective resolves here, so more "
+            "iterations would not help. "
+        )
+        if result.initial_max_abs_gradient > _LARGE_INITIAL_GRADIENT:
+            message += (
+                "Gradients scale with the features (the largest entry was "
+                f"{result.initial_max_abs_gradient:.3g} at the start): "
+                "standardising them (e.g. with sklearn.preprocessing."
+                "StandardScaler) makes a small tol reachable."
+            )
+        else:
+            message += (
+                "The solution is as accurate as the arithmetic allows: use tol >= "
+                f"{result.max_abs_gradient:.1g} to accept it silently"
+                + (", or fit in float64." if precision == "float32" else ".")
+            )
+    warnings.warn(message, ConvergenceWarning, stacklevel=_user_stacklevel())
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -269,7 +374,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             coef0=self._warm_start_coef(classes, X.shape[1]),
         )
-        _warn_if_not_converged(result, self.solver, self.max_iter, self.tol)
+        _warn_if_not_converged(result, self.solver, self.max_iter, self.tol, X.dtype)
         self._set_coef(coef, classes, X.shape[1], X.dtype)
         self.n_iter_ = result.n_iter
         return self
@@ -297,10 +402,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 f"got only one class: {classes.tolist()[0]!r}."
             )
         if sample_weight is not None or self.class_weight is not None:
+            # float64 whatever X's dtype: weights of float32 data may exceed
+            # float32's range, and they are only n_samples numbers.
             sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         if self.class_weight is not None:
+            if isinstance(self.class_weight, dict):
+                _check_class_weight_values(self.class_weight)
             # "balanced" divides by each class's total weight: a class whose
             # samples all weigh zero gets class weight 0, not inf (0 * inf = nan).
             with np.errstate(divide="ignore"):
@@ -309,7 +418,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 )
             class_weight[~np.isfinite(class_weight)] = 0.0
             # A new array: the caller's sample_weight is never modified.
-            sample_weight = sample_weight * class_weight[y_encoded].astype(X.dtype)
+            sample_weight = sample_weight * class_weight[y_encoded]
         if sample_weight is not None:
             weight_per_class = np.bincount(
                 y_encoded, weights=sample_weight, minlength=classes.size

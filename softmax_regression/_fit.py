@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._linear_loss import LinearSoftmaxLoss, SplitL1Loss
+from ._loss import _normalised_weights
 from ._parallel import evaluation_threads, threads_for_work
 from ._solvers import SolverResult, minimize_lbfgs, minimize_newton
 
@@ -82,18 +83,18 @@ def fit_coef(
     n_samples, n_features = X.shape
     if solver == "trust-krylov" and l1_ratio == 0:
         _warn_about_trlib_memory(n_classes * (n_features + fit_intercept))
-    weight_sum = (
-        n_samples
-        if sample_weight is None
-        else float(np.sum(sample_weight, dtype=np.float64))
+    _, largest_weight, relative_weight_sum = _normalised_weights(
+        sample_weight, n_samples
     )
     if n_threads is None:
         work = (X.nnz if sp.issparse(X) else n_samples * n_features) * n_classes
         n_threads = threads_for_work(work)
     if coef0 is None:
         coef0 = np.zeros(n_classes * (n_features + fit_intercept))
-    # scikit-learn's scaling: C multiplies the summed, not the mean, loss.
-    penalty = 1.0 / (C * weight_sum)
+    # scikit-learn's scaling: C multiplies the summed, not the mean, loss:
+    # 1 / (C S), with S in two factors that cannot overflow on their own (it
+    # is 1 / (C n) without weights, bit for bit scikit-learn's).
+    penalty = 1.0 / (C * largest_weight * relative_weight_sum)
     # BLAS is pinned before the evaluation threads start and released after
     # they are joined (contexts exit in reverse order), also on an exception.
     with (

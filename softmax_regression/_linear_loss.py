@@ -8,6 +8,7 @@ see :meth:`LinearSoftmaxLoss.loss_gradient`.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import optimize
 
-from ._loss import _softmax_inplace
+from ._loss import _normalised_weights, _softmax_inplace
 from ._parallel import pin_current_thread
 
 # Rows of dense X per block: enough that the per-block Python overhead and the
@@ -34,6 +35,19 @@ class _Block:
     true_index: np.ndarray  # flat positions of (sample, true class) in scores
     weight: np.ndarray  # normalised sample weights of the rows, in X.dtype
     weight64: np.ndarray  # the same in float64, for the loss sum
+
+
+def _power_of_two_scale(array: np.ndarray) -> float:
+    """Return the power of two ``s`` with ``max|array| / s`` in [0.5, 1), or 1.
+
+    Dividing by ``s`` changes no significand bit, so a linear computation done
+    on ``array / s`` and multiplied back by ``s`` gives the same bits as on
+    ``array``, unless it would have overflowed (or gone subnormal).
+    """
+    largest = max(float(np.max(array, initial=0.0)), -float(np.min(array, initial=0.0)))
+    if largest == 0.0 or not math.isfinite(largest):
+        return 1.0
+    return math.ldexp(1.0, math.frexp(largest)[1])
 
 
 def _row_view(X, start: int, stop: int):
@@ -128,13 +142,8 @@ class LinearSoftmaxLoss:
         self.l2_reg_strength = float(l2_reg_strength)
         self.fit_intercept = fit_intercept
         self.dtype = X.dtype
-        if sample_weight is None:
-            self.weight_sum = float(self.n_samples)
-            weight64 = np.full(self.n_samples, 1.0 / self.n_samples)
-        else:
-            self.weight_sum = float(np.sum(sample_weight, dtype=np.float64))
-            weight64 = np.asarray(sample_weight, dtype=np.float64) / self.weight_sum
         # s_i / S for every sample: one code path, weighted or not.
+        weight64, _, _ = _normalised_weights(sample_weight, self.n_samples)
         weight = weight64.astype(self.dtype)
         # Sample-major scores for sparse X: what scipy's products produce.
         self._class_axis = 1 if sp.issparse(X) else 0
@@ -312,7 +321,14 @@ class LinearSoftmaxLoss:
         return loss, grad_weights, grad_intercept
 
     def _group_hessp(self, blocks: list[_Block], direction, direction_intercept):
-        """Multiply the data term's Hessian by a direction, over some blocks."""
+        """Multiply the data term's Hessian by a direction, over some blocks.
+
+        ``direction`` has entries below 1 in magnitude (see :meth:`hessp`), so
+        ``R`` stays within a sum of absolute feature values; ``Q`` is scaled by
+        a power of two before the product with ``X`` and scaled back in
+        float64, so that ``X^T Q`` (of the order of squared features) does not
+        overflow float32 either.
+        """
         class_axis = self._class_axis
         hessp_weights = np.zeros(direction.shape)
         hessp_intercept = np.zeros(self.n_classes)
@@ -328,8 +344,16 @@ class LinearSoftmaxLoss:
             product -= weighted_mean
             product *= probabilities
             product *= np.expand_dims(block.weight, class_axis)
-            hessp_weights += self._back_product(block, product)
-            hessp_intercept += product.sum(axis=1 - class_axis, dtype=np.float64)
+            scale = _power_of_two_scale(product)
+            product *= product.dtype.type(1.0 / scale)
+            back_product = self._back_product(block, product)
+            # Beyond float64 (features near 1e150) the product is inf: the
+            # solver driver stops on it, so numpy need not warn.
+            with np.errstate(over="ignore"):
+                hessp_weights += np.multiply(back_product, scale, dtype=np.float64)
+                hessp_intercept += scale * product.sum(
+                    axis=1 - class_axis, dtype=np.float64
+                )
         return hessp_weights, hessp_intercept
 
     def loss(self, coef: np.ndarray) -> float:
@@ -404,12 +428,20 @@ class LinearSoftmaxLoss:
             coef, self._probabilities_at
         ):
             self.loss_gradient(coef)
-        direction_x, direction_intercept_x = self._prepare(direction)
+        # The product is linear in the direction: computed for the direction
+        # scaled below 1 by a power of two and scaled back in float64, nothing
+        # in X.dtype overflows, and no bit changes where nothing would have.
+        scale = _power_of_two_scale(direction)
+        unit = direction / scale
+        direction_x, direction_intercept_x = self._prepare(unit)
         parts = self._map_groups(
             lambda blocks: self._group_hessp(blocks, direction_x, direction_intercept_x)
         )
-        direction_weights, _ = self.unpack(direction)
-        return self._assemble(coef, parts, direction_weights)
+        unit_weights, _ = self.unpack(unit)
+        product = self._assemble(coef, parts, unit_weights)
+        with np.errstate(over="ignore"):  # inf beyond float64, see _group_hessp
+            product *= scale
+        return product
 
 
 class SplitL1Loss:

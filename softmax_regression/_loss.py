@@ -138,6 +138,42 @@ def log_softmax(raw_prediction, axis: int = -1) -> np.ndarray:
     return shifted
 
 
+def _normalised_weights(
+    sample_weight: np.ndarray | None, n_samples: int
+) -> tuple[np.ndarray, float, float]:
+    r"""Return the weights over their sum, :math:`s_i / S`, and :math:`S` factored.
+
+    The weights are divided by the largest one, :math:`m`, before they are
+    summed, so that nothing overflows when :math:`S` exceeds the float64 range
+    (two weights of 1e308 each).
+
+    Parameters
+    ----------
+    sample_weight : ndarray of shape (n_samples,) or None
+        Finite, non-negative weights with a positive sum; None means all ones.
+    n_samples : int
+        Number of samples.
+
+    Returns
+    -------
+    normalised_weight : ndarray of shape (n_samples,), float64
+        Sums to one.
+    largest : float
+        :math:`m = \max_i s_i` (1 if ``sample_weight`` is None).
+    relative_sum : float
+        :math:`S / m`, so that :math:`S = m \cdot` ``relative_sum``; it is
+        ``n_samples`` if ``sample_weight`` is None.
+    """
+    if sample_weight is None:
+        return np.full(n_samples, 1.0 / n_samples), 1.0, float(n_samples)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    largest = float(np.max(sample_weight))
+    normalised_weight = sample_weight / largest
+    relative_sum = float(np.sum(normalised_weight))
+    normalised_weight /= relative_sum
+    return normalised_weight, largest, relative_sum
+
+
 def _check_labels_and_weights(raw_prediction, y, sample_weight):
     """Validate the arguments of the cross-entropy functions.
 
@@ -182,7 +218,6 @@ def _check_labels_and_weights(raw_prediction, y, sample_weight):
     if sample_weight is None:
         if n_samples == 0:
             raise ValueError("raw_prediction holds no sample.")
-        normalised_weight = np.full(n_samples, 1.0 / n_samples)
     else:
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
         if sample_weight.shape != (n_samples,):
@@ -192,10 +227,9 @@ def _check_labels_and_weights(raw_prediction, y, sample_weight):
             )
         if not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
             raise ValueError("sample_weight must be finite and non-negative.")
-        weight_sum = sample_weight.sum()
-        if weight_sum <= 0:
+        if not np.any(sample_weight > 0):
             raise ValueError("sample_weight must have a positive sum.")
-        normalised_weight = sample_weight / weight_sum
+    normalised_weight, _, _ = _normalised_weights(sample_weight, n_samples)
     return raw_prediction, y, normalised_weight, single_sample
 
 
@@ -236,8 +270,12 @@ def cross_entropy(raw_prediction, y, sample_weight=None):
     n_samples = raw_prediction.shape[0]
     raw_true = raw_prediction[np.arange(n_samples), y]
     log_sum_exp = _softmax_inplace(raw_prediction.copy(), axis=1)
-    # Accumulate in float64 so a float32 batch loses no more than one rounding.
-    loss = np.dot(normalised_weight, (log_sum_exp - raw_true).astype(np.float64))
+    # A sample of weight zero is left out, also where its loss is infinite
+    # (a true class of raw score -inf): 0 * inf would be nan. Accumulate in
+    # float64 so a float32 batch loses no more than one rounding.
+    counted = normalised_weight > 0
+    per_sample = (log_sum_exp - raw_true)[counted].astype(np.float64)
+    loss = np.dot(normalised_weight[counted], per_sample)
     return raw_prediction.dtype.type(loss)
 
 

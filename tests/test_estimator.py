@@ -362,6 +362,33 @@ def test_convergence_warning_says_what_to_do():
     assert model.n_iter_ == 3
 
 
+def test_convergence_warning_points_at_the_callers_line():
+    X, y = load_wine(return_X_y=True)
+    with pytest.warns(ConvergenceWarning) as record:
+        SoftmaxRegression(max_iter=3).fit(X, y)
+    assert record[0].filename == __file__
+    with pytest.warns(ConvergenceWarning) as record:
+        make_pipeline(StandardScaler(), SoftmaxRegression(max_iter=1)).fit(X, y)
+    assert record[0].filename == __file__
+
+
+def test_flat_objective_warning_says_what_happened():
+    # Standardised digits at C=20: the float64 objective stops decreasing with
+    # the gradient near 5e-11, so tol=1e-12 cannot be met. Raising max_iter or
+    # standardising would not help, and the warning must not say they would.
+    X, y = standardised(load_digits)
+    with pytest.warns(ConvergenceWarning) as record:
+        model = SoftmaxRegression(C=20, tol=1e-12, max_iter=10_000).fit(X, y)
+    message = str(record[0].message)
+    assert model.n_iter_ < 10_000
+    assert "no longer decreases in float64" in message
+    assert "tol is below what the floating-point objective resolves" in message
+    assert re.search(r"largest gradient entry reached \d\.\d+e-1\d", message)
+    assert "max_iter=10000" in message and "Increase max_iter" not in message
+    assert "standardis" not in message
+    assert record[0].filename == __file__
+
+
 def test_pipeline_and_grid_search():
     X, y = load_digits(return_X_y=True)
     search = GridSearchCV(
@@ -411,6 +438,26 @@ def test_balanced_with_a_zero_weight_class_is_finite():
     model = SoftmaxRegression(class_weight="balanced").fit(X, y, sample_weight)
     assert np.all(np.isfinite(model.coef_))
     assert_array_equal(model.classes_, [0, 1, 2])
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan, -1.0, "heavy", None])
+def test_bad_class_weight_values_name_the_class(bad):
+    X, y = standardised(load_iris)
+    with pytest.raises(ValueError, match=r"class_weight for class 1 must be a finite"):
+        SoftmaxRegression(class_weight={0: 1.0, 1: bad, 2: 1.0}).fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_weights_whose_sum_overflows_are_repetitions(dtype):
+    # n weights of 1e307 sum beyond float64: the same model as 1e307 copies of
+    # each sample, that is the unweighted fit with C 1e307 times larger.
+    X, y = standardised(load_iris)
+    X = X.astype(dtype)
+    params = TIGHT if dtype == np.float64 else {"tol": 1e-5}
+    huge = SoftmaxRegression(**params).fit(X, y, sample_weight=np.full(y.size, 1e307))
+    repeated = SoftmaxRegression(C=1e307, **params).fit(X, y)
+    assert np.any(huge.coef_ != 0)
+    assert_allclose(huge.coef_, repeated.coef_, rtol=1e-4, atol=1e-4)
 
 
 def test_negative_sample_weight_is_rejected():

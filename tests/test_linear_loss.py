@@ -244,3 +244,62 @@ def test_split_l1_loss_value_gradient_and_round_trip(fit_intercept):
     )
     assert np.all(split.bounds.lb[: 2 * n_weights] == 0)
     assert np.all(np.isneginf(split.bounds.lb[2 * n_weights :]))
+
+
+@pytest.mark.parametrize("exponent", [45, 60, 66])
+def test_hessp_of_huge_float32_features_is_finite_and_right(exponent):
+    # Features of 2**60 ~ 1e18 in float32, and directions of the gradient's
+    # size (as the Newton solvers' CG makes them): the products overflow
+    # float32 unless they are scaled into range.
+    X, y, _ = make_problem()
+    X32 = (X * 2.0**exponent).astype(np.float32)
+    rng = np.random.default_rng(8)
+    with (
+        LinearSoftmaxLoss(X32, y, N_CLASSES, None, 0.0, True) as loss32,
+        LinearSoftmaxLoss(
+            X32.astype(np.float64), y, N_CLASSES, None, 0.0, True
+        ) as loss64,
+    ):
+        coef = rng.normal(size=loss32.n_coef) * 2.0**-exponent
+        direction = rng.normal(size=loss32.n_coef) * 2.0**exponent
+        product32 = loss32.hessp(coef, direction)
+        product64 = loss64.hessp(coef, direction)
+    assert np.all(np.isfinite(product32))
+    assert_allclose(
+        product32, product64, rtol=2e-4, atol=1e-5 * np.abs(product64).max()
+    )
+
+
+def test_hessp_scaling_changes_no_bit_in_range():
+    # The power-of-two scaling is exact: a direction 2**k times larger gives a
+    # product exactly 2**k times larger.
+    X, y, sample_weight = make_problem(weighted=True)
+    rng = np.random.default_rng(9)
+    with LinearSoftmaxLoss(X, y, N_CLASSES, sample_weight, 0.3, True) as loss:
+        coef = rng.normal(size=loss.n_coef)
+        direction = rng.normal(size=loss.n_coef)
+        product = loss.hessp(coef, direction)
+        for exponent in (-30, 7, 90):
+            scaled = loss.hessp(coef, direction * 2.0**exponent)
+            np.testing.assert_array_equal(scaled, product * 2.0**exponent)
+
+
+def test_hessp_beyond_float64_is_inf_without_warnings():
+    X, y, _ = make_problem()
+    with LinearSoftmaxLoss(X * 1e200, y, N_CLASSES, None, 0.0, True) as loss:
+        product = loss.hessp(np.zeros(loss.n_coef), np.ones(loss.n_coef))
+    assert not np.all(np.isfinite(product))  # 1e400: the driver stops on it
+
+
+def test_weights_whose_sum_overflows():
+    X, y, _ = make_problem()
+    huge = np.full(N_SAMPLES, 1e307)
+    coef = np.random.default_rng(10).normal(size=N_CLASSES * (N_FEATURES + 1))
+    with (
+        LinearSoftmaxLoss(X, y, N_CLASSES, huge, 0.0, True) as weighted,
+        LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True) as unweighted,
+    ):
+        loss, gradient = weighted.loss_gradient(coef)
+        expected_loss, expected_gradient = unweighted.loss_gradient(coef)
+    assert loss == pytest.approx(expected_loss, rel=1e-14)
+    assert_allclose(gradient, expected_gradient, rtol=1e-13, atol=1e-15)

@@ -227,6 +227,31 @@ def test_sample_weight_scale_invariance_and_zero_weight():
     )
 
 
+@pytest.mark.parametrize("weight", [1e308, 1e-320])
+def test_weights_at_the_ends_of_the_float64_range(weight):
+    # Their sum overflows (or they are subnormal): the weighted mean is still
+    # the mean, and the gradient still the mean's.
+    rng = np.random.default_rng(6)
+    raw = rng.normal(size=(4, 3))
+    y = np.array([0, 1, 2, 1])
+    weights = np.full(4, weight)
+    assert cross_entropy(raw, y, weights) == pytest.approx(cross_entropy(raw, y))
+    assert_allclose(cross_entropy_grad(raw, y, weights), cross_entropy_grad(raw, y))
+
+
+def test_zero_weight_leaves_out_an_infinite_loss():
+    # The second sample's true class has raw score -inf: its loss is +inf,
+    # and a weight of zero must leave it out rather than make nan.
+    raw = np.array([[0.0, 1.0], [0.0, -np.inf]])
+    y = np.array([1, 1])
+    loss = cross_entropy(raw, y, [1.0, 0.0])
+    assert loss == pytest.approx(np.log1p(np.exp(-1.0)))
+    gradient = cross_entropy_grad(raw, y, [1.0, 0.0])
+    assert np.all(np.isfinite(gradient))
+    assert_array_equal(gradient[1], [0.0, 0.0])
+    assert cross_entropy(raw, y, [1.0, 1.0]) == np.inf
+
+
 @pytest.mark.parametrize(
     ("raw", "y", "sample_weight", "match"),
     [

@@ -147,3 +147,72 @@ def test_lbfgs_bounds_project_the_gradient():
     assert result.converged
     assert_allclose(result.coef, [1.0, 0.0], atol=1e-10)
     assert result.coef[1] == 0.0
+
+
+@pytest.mark.parametrize("method", ["newton-cg", "trust-ncg", "trust-krylov"])
+def test_newton_methods_stop_where_the_products_overflow(method):
+    # A quadratic of curvature 1e200 from a point 1e50 away: the loss (1e300)
+    # and gradient (1e250) are finite, their inner products are not. scipy's
+    # trust-ncg would loop forever on the resulting nan; the driver stops first.
+    scales = np.full(3, 1e200)
+    center = np.full(3, 1e50)
+    result = minimize_newton(
+        method,
+        quadratic(center, scales),
+        lambda coef, direction: scales * direction,
+        np.zeros(3),
+        tol=1e-8,
+        max_iter=50,
+    )
+    assert result.status == "overflow"
+    assert not result.converged
+    assert np.all(np.isfinite(result.coef))
+    assert "overflow float64" in result.message
+
+
+def test_statuses_say_why_the_solver_stopped():
+    center = np.array([1.0, -2.0])
+    scales = np.array([1.0, 100.0])
+    limited = minimize_lbfgs(
+        rosenbrock, np.array([-1.2, 1.0]), tol=1e-12, max_iter=3, ftol=0.0
+    )
+    assert limited.status == "max_iter"
+    converged = minimize_lbfgs(
+        quadratic(center, scales), np.zeros(2), tol=1e-8, max_iter=100, ftol=0.0
+    )
+    assert converged.status == "converged"
+
+    def flat(coef):
+        return 1.0, np.full_like(coef, 1e-3)
+
+    stalled = minimize_lbfgs(flat, np.zeros(2), tol=1e-6, max_iter=10, ftol=0.0)
+    assert stalled.status == "stalled"
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "newton-cg", "trust-ncg", "trust-krylov"])
+def test_callback_sees_each_iterate_and_can_stop(method):
+    seen = []
+
+    def callback(coef):
+        seen.append(coef.copy())
+        return len(seen) == 2
+
+    center = np.array([1.0, -2.0, 3.0])
+    scales = np.array([1.0, 10.0, 100.0])
+    common = {"tol": 1e-12, "max_iter": 100, "callback": callback}
+    if method == "lbfgs":
+        result = minimize_lbfgs(
+            quadratic(center, scales), np.zeros(3), ftol=0.0, **common
+        )
+    else:
+        result = minimize_newton(
+            method,
+            quadratic(center, scales),
+            lambda coef, direction: scales * direction,
+            np.zeros(3),
+            **common,
+        )
+    assert len(seen) == 2
+    assert result.status == "stopped" and not result.converged
+    assert result.n_iter == 2
+    assert_allclose(result.coef, seen[-1])

@@ -108,6 +108,41 @@ def test_newton_max_iter_warns():
         SoftmaxRegression(solver="trust-ncg", max_iter=1, tol=1e-12).fit(X, y)
 
 
+# -- Extreme feature scales ----------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("scale", [1e13, 1e15, 1e20])
+def test_float32_features_of_huge_magnitude_are_fitted_by_every_solver(solver, scale):
+    # float32 features of 1e13-1e20: their Hessian (their square) is beyond
+    # float32. Every solver must learn what lbfgs learns (not the zero model),
+    # without a RuntimeWarning (an error in this suite).
+    X, y = standardised(load_iris)
+    X32 = (X * scale).astype(np.float32)
+    # tol=1e-4 is out of reach with gradients of 1e13 and more: the warning
+    # says so, and to standardise.
+    with pytest.warns(ConvergenceWarning, match="standardis"):
+        model = SoftmaxRegression(solver=solver, max_iter=100).fit(X32, y)
+    assert np.all(np.isfinite(model.coef_))
+    with pytest.warns(ConvergenceWarning):
+        reference = SoftmaxRegression(solver=solver, max_iter=100).fit(X * scale, y)
+    assert model.score(X32, y) >= reference.score(X * scale, y) - 0.02
+    assert model.score(X32, y) > 0.8
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("scale", [1e80, 1e150, 1e300])
+def test_float64_features_beyond_the_hessians_range_give_a_finite_model(solver, scale):
+    # The Hessian, of the order of scale**2, is beyond float64: scipy's
+    # trust-ncg used to crash (or loop forever on nan) there. Every solver
+    # returns a finite model with a ConvergenceWarning saying to standardise.
+    X, y = standardised(load_iris)
+    with pytest.warns(ConvergenceWarning, match="standardise"):
+        model = SoftmaxRegression(solver=solver, max_iter=50).fit(X * scale, y)
+    assert np.all(np.isfinite(model.coef_))
+    assert np.all(np.isfinite(model.predict_proba(X * scale)))
+
+
 # -- Elastic net ----------------------------------------------------------------
 
 
