@@ -343,9 +343,12 @@ class LinearSoftmaxLoss:
             )
             product -= weighted_mean
             product *= probabilities
-            product *= np.expand_dims(block.weight, class_axis)
+            # Weights are at most 1: scaling by P (R - mean)'s power of two
+            # bounds Q below 1. Folded into the weights, it costs no extra pass.
             scale = _power_of_two_scale(product)
-            product *= product.dtype.type(1.0 / scale)
+            product *= np.expand_dims(
+                block.weight * block.weight.dtype.type(1.0 / scale), class_axis
+            )
             back_product = self._back_product(block, product)
             # Beyond float64 (features near 1e150) the product is inf: the
             # solver driver stops on it, so numpy need not warn.
