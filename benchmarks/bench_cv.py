@@ -55,7 +55,7 @@ def main(argv=None):
             lambda C=C, train=train: SoftmaxRegression(
                 C=C, tol=1e-4, max_iter=1000
             ).fit(X[train], y[train])
-        )[0].n_iter_
+        )[0].n_iter_[0]
         for train, _ in cv.split(X, y)
         for C in Cs
     )

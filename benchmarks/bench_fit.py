@@ -206,7 +206,7 @@ def run_case(case: Case, repeats: int) -> FitRow:
         ours_s=ours_s,
         theirs_s=theirs_s,
         ratio=ours_s / theirs_s,
-        ours_iter=int(models["ours"].n_iter_),
+        ours_iter=int(models["ours"].n_iter_[0]),
         theirs_iter=int(np.max(models["theirs"].n_iter_)),
         ours_objective=ours_objective,
         theirs_objective=theirs_objective,

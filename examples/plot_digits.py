@@ -27,7 +27,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 scaler = StandardScaler().fit(X_train)
 model = SoftmaxRegression(C=0.1).fit(scaler.transform(X_train), y_train)
 accuracy = model.score(scaler.transform(X_test), y_test)
-print(f"test accuracy: {accuracy:.4f} after {model.n_iter_} iterations")
+print(f"test accuracy: {accuracy:.4f} after {model.n_iter_[0]} iterations")
 
 # %%
 # Confusion matrix

@@ -37,11 +37,42 @@ def _objective(estimator, X, y, C: float) -> float:
     return loss.loss(np.concatenate([estimator.coef_.ravel(), estimator.intercept_]))
 
 
+def _positive(kind: type):
+    """Return an argparse type: a positive ``kind``, or a usage error."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive {kind.__name__}, got {text!r}"
+            ) from None
+        if not value > 0:  # also rejects nan
+            raise argparse.ArgumentTypeError(
+                f"expected a positive {kind.__name__}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the demo."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--C", type=float, default=1.0, help="inverse penalty")
-    parser.add_argument("--repeats", type=int, default=5, help="fits per model")
+    parser = argparse.ArgumentParser(
+        prog="python -m softmax_regression", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--C",
+        type=_positive(float),
+        default=1.0,
+        help="inverse penalty strength, in (0, inf] (default: 1.0)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=_positive(int),
+        default=5,
+        help="fits per model; the fastest is reported (default: 5)",
+    )
     args = parser.parse_args(argv)
 
     X, y = load_digits(return_X_y=True)

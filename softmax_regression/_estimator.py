@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import joblib
 import numpy as np
+import scipy.sparse as sp
 import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -33,6 +34,7 @@ from ._solvers import (
     STOPPED,
     SolverResult,
 )
+from ._version import DOCS_URL
 
 _ACCEPTED_SPARSE = ["csr", "csc"]
 _ACCEPTED_DTYPES = [np.float64, np.float32]
@@ -250,8 +252,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features, defined only when ``X`` has string column
         names (a pandas DataFrame, say).
-    n_iter_ : int
-        Number of solver iterations of the last :meth:`fit`.
+    n_iter_ : ndarray of shape (1,), int32
+        Number of solver iterations of the last :meth:`fit`, as an array as in
+        ``LogisticRegression`` (``n_iter_[0]``).
 
     See Also
     --------
@@ -290,6 +293,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     >>> round(clf.score(X, y), 2)
     0.98
     """
+
+    # The "?" of the HTML representation opens our API page.
+    _doc_link_module = "softmax_regression"
+    _doc_link_template = DOCS_URL + "generated/{estimator_module}.{estimator_name}.html"
 
     _parameter_constraints: ClassVar[dict] = {
         "C": [Interval(Real, 0, None, closed="right")],
@@ -376,7 +383,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         )
         _warn_if_not_converged(result, self.solver, self.max_iter, self.tol, X.dtype)
         self._set_coef(coef, classes, X.shape[1], X.dtype)
-        self.n_iter_ = result.n_iter
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         return self
 
     def _validate_fit_data(self, X, y, sample_weight):
@@ -444,6 +451,36 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         else:
             self.intercept_ = np.zeros(n_classes, dtype=dtype)
 
+    def densify(self):
+        """Convert ``coef_`` to a dense array, if :meth:`sparsify` made it sparse.
+
+        Returns
+        -------
+        self : SoftmaxRegression
+            The fitted estimator.
+        """
+        check_is_fitted(self)
+        if sp.issparse(self.coef_):
+            self.coef_ = self.coef_.toarray()
+        return self
+
+    def sparsify(self):
+        """Store ``coef_`` as a scipy.sparse CSR matrix.
+
+        Worth it when most coefficients are zero, as ``l1_ratio > 0`` makes
+        them: predictions then cost one sparse product. Predictions are
+        unchanged; :meth:`densify` converts back, and :meth:`fit` always
+        stores a dense array.
+
+        Returns
+        -------
+        self : SoftmaxRegression
+            The fitted estimator.
+        """
+        check_is_fitted(self)
+        self.coef_ = sp.csr_matrix(self.coef_)
+        return self
+
     def _warm_start_coef(self, classes, n_features: int):
         """Return the previous solution as a flat ``[W, b]`` if warm starting."""
         if not (self.warm_start and hasattr(self, "coef_")):
@@ -458,7 +495,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 f"{classes.tolist()} and {n_features}. Set warm_start=False "
                 "to start afresh."
             )
-        parts = [self.coef_.ravel()]
+        coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+        parts = [coef.ravel()]
         if self.fit_intercept:
             parts.append(self.intercept_)
         return np.concatenate(parts).astype(np.float64)

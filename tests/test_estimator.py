@@ -400,6 +400,57 @@ def test_pipeline_and_grid_search():
     assert search.best_estimator_[-1].coef_.shape == (10, 64)
 
 
+def test_n_iter_is_an_array_like_logistic_regressions():
+    X, y = standardised(load_iris)
+    model = SoftmaxRegression().fit(X, y)
+    reference = LogisticRegression().fit(X, y)
+    assert model.n_iter_.shape == reference.n_iter_.shape == (1,)
+    assert model.n_iter_.dtype == reference.n_iter_.dtype
+    assert model.n_iter_[0] > 0
+
+
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_sparsify_and_densify(sparse_input):
+    X, y = standardised(load_digits)
+    X_fit = sp.csr_matrix(X) if sparse_input else X
+    model = SoftmaxRegression(C=0.05, l1_ratio=1.0).fit(X_fit, y)
+    dense_coef = model.coef_.copy()
+    proba, scores = model.predict_proba(X_fit), model.decision_function(X_fit)
+    assert model.sparsify() is model
+    assert sp.issparse(model.coef_)
+    assert model.coef_.nnz == np.count_nonzero(dense_coef) < dense_coef.size
+    assert_allclose(model.predict_proba(X_fit), proba, rtol=1e-12)
+    assert_allclose(model.decision_function(X_fit), scores, rtol=1e-12, atol=1e-12)
+    assert_array_equal(model.predict(X_fit), np.argmax(proba, axis=1))
+    assert model.densify() is model
+    assert isinstance(model.coef_, np.ndarray)
+    assert_array_equal(model.coef_, dense_coef)
+    # warm start from a sparsified model, and fit stores dense coefficients
+    model.sparsify().set_params(warm_start=True).fit(X_fit, y)
+    assert isinstance(model.coef_, np.ndarray)
+    assert model.n_iter_[0] <= 2
+    with pytest.raises(NotFittedError):
+        SoftmaxRegression().sparsify()
+
+
+def test_html_repr_links_to_our_documentation():
+    from softmax_regression import SoftmaxRegressionCV
+    from softmax_regression._version import DOCS_URL
+
+    for estimator in (SoftmaxRegression(), SoftmaxRegressionCV()):
+        name = type(estimator).__name__
+        link = f"{DOCS_URL}generated/softmax_regression.{name}.html"
+        assert estimator._get_doc_link() == link
+        assert f'href="{link}"' in estimator._repr_html_()
+    assert (
+        "scikit-learn.org"
+        not in SoftmaxRegression()
+        ._repr_html_()
+        .split("sk-estimator-doc-link")[1]
+        .split(">")[0]
+    )
+
+
 def test_pickle_round_trip():
     X, y = standardised(load_iris)
     model = SoftmaxRegression().fit(X, y)

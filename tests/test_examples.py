@@ -44,3 +44,31 @@ def test_demo_prints_both_models():
     ours, theirs = rows["SoftmaxRegression"], rows["LogisticRegression"]
     assert float(ours[1]) > 0.95  # test accuracy on digits
     assert abs(float(ours[4]) - float(theirs[4])) < 1e-6  # same objective
+
+
+def run_demo(*arguments):
+    return subprocess.run(
+        [sys.executable, "-m", "softmax_regression", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_demo_help_names_the_command():
+    result = run_demo("--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: python -m softmax_regression ")
+    assert "--C" in result.stdout and "--repeats" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "arguments", [("--C", "-1"), ("--C", "0"), ("--C", "nan"), ("--repeats", "0")]
+)
+def test_demo_bad_arguments_are_usage_errors(arguments):
+    result = run_demo(*arguments)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "usage: python -m softmax_regression" in result.stderr
+    assert f"argument {arguments[0]}: expected a positive" in result.stderr
