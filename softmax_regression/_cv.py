@@ -77,22 +77,36 @@ def _fold_path(
     score_params: dict,
     n_threads,
     label: str,
+    estimator,
+    task,
 ):
     """Fit one training fold along ``Cs`` (ascending), warm-starting each C.
 
     ``sample_weight`` (class weights included) weighs the fits; ``score_params``
-    are the test fold's arguments to ``scorer``. Returns the flat coefficients
-    (n_Cs, n_coef), the test scores (n_Cs,) and the iterations (n_Cs,).
+    are the test fold's arguments to ``scorer``. ``task`` is the path's
+    callback task, with one subtask per ``C`` (and per iteration under it);
+    ``estimator`` is the SoftmaxRegressionCV the hooks are told about. Returns
+    the flat coefficients (n_Cs, n_coef), the test scores (n_Cs,) and the
+    iterations (n_Cs,).
     """
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
-    y_test = _safe_indexing(y, test)
+    y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
     weight_train = None if sample_weight is None else sample_weight[train]
+    hook_data = {"estimator": estimator, "X": X_train, "y": y_train}
+    task.call_on_fit_task_begin(**hook_data)
     n_features = X.shape[1]
     scoring_model = SoftmaxRegression(fit_intercept=params["fit_intercept"])
     scoring_model.n_features_in_ = n_features
     coefs, scores, n_iters = [], [], []
     coef = None
     for C in Cs:
+        C_task = task.subcontext(
+            task_name=f"C={C:.4g}", max_subtasks=params["max_iter"] + 1
+        )
+        C_task.call_on_fit_task_begin(**hook_data)
+        iterations = estimator._iteration_tasks(
+            C_task, coef, classes, X_train, l1_ratio, y=y_train
+        )
         coef, result = fit_coef(
             X_train,
             y_encoded[train],
@@ -102,8 +116,11 @@ def _fold_path(
             l1_ratio=l1_ratio,
             coef0=coef,
             n_threads=n_threads,
+            callback=iterations,
             **params,
         )
+        if iterations is not None:
+            iterations.close()
         _warn_if_not_converged(
             result, params["solver"], params["max_iter"], params["tol"], X.dtype
         )
@@ -112,12 +129,19 @@ def _fold_path(
         coefs.append(coef)
         scores.append(score)
         n_iters.append(result.n_iter)
+        C_task.call_on_fit_task_end(
+            reconstruction_attributes=lambda coef=coef: (
+                scoring_model._fitted_attributes(coef, classes, n_features, X.dtype)
+            ),
+            **hook_data,
+        )
         if params["verbose"]:
             print(
                 f"[cv] {label} l1_ratio={l1_ratio:g} C={C:.4g}: "
                 f"{result.n_iter} iterations, score {score:.6g}",
                 file=sys.stdout,
             )
+    task.call_on_fit_task_end(**hook_data)
     return np.array(coefs), np.array(scores), np.array(n_iters)
 
 
@@ -183,6 +207,17 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         The chosen ``l1_ratio``.
     classes_, coef_, intercept_, n_features_in_, feature_names_in_
         As in :class:`SoftmaxRegression`, for the final model.
+
+    Notes
+    -----
+    With scikit-learn 1.9 or later, ``set_callbacks`` takes the callbacks of
+    :mod:`sklearn.callback`. The fit is a task with one subtask per
+    (fold, ``l1_ratio``) path (named ``"fold 1 l1_ratio=0"``, ...) and a last
+    one, ``"refit"``; each path has one subtask per ``C`` (``"C=0.0001"``,
+    ...), and each ``C`` and the refit one per solver iteration. Their hooks
+    see the model fitted so far on the path's training fold. A stop requested
+    at the end of an iteration stops that solver; requests at the other levels
+    are not acted on, since every score of the grid is needed.
 
     Examples
     --------
@@ -293,6 +328,24 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             "max_iter": self.max_iter,
             "verbose": self.verbose,
         }
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        task = self._init_callback_context(
+            max_subtasks=len(folds) * l1_ratios.size + self.refit
+        )
+        task.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+        # The paths' tasks are made here, in order, before the jobs start.
+        grid = [
+            (fold, train, test, l1_ratio)
+            for fold, (train, test) in enumerate(folds)
+            for l1_ratio in l1_ratios
+        ]
+        path_tasks = [
+            task.subcontext(
+                task_name=f"fold {fold + 1} l1_ratio={l1_ratio:g}",
+                max_subtasks=Cs.size,
+            )
+            for fold, _, _, l1_ratio in grid
+        ]
         n_threads = None if effective_n_jobs(self.n_jobs) == 1 else 1
         paths = Parallel(n_jobs=self.n_jobs)(
             delayed(_fold_path)(
@@ -310,9 +363,12 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 _check_method_params(X, params=score_params, indices=test),
                 n_threads,
                 f"fold {fold + 1}/{len(folds)}",
+                self,
+                path_task,
             )
-            for fold, (train, test) in enumerate(folds)
-            for l1_ratio in l1_ratios
+            for (fold, train, test, l1_ratio), path_task in zip(
+                grid, path_tasks, strict=True
+            )
         )
         shape = (len(folds), l1_ratios.size, Cs.size)
         n_features = X.shape[1]
@@ -329,6 +385,21 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self.l1_ratio_ = float(l1_ratios[best_l1])
         mean_coef = coefs[:, best_l1, best_C].mean(axis=0)
         if self.refit:
+            refit_task = task.subcontext(
+                task_name="refit", max_subtasks=self.max_iter + 1
+            )
+            refit_task.call_on_fit_task_begin(
+                estimator=self, X=X, y=y, metadata=metadata
+            )
+            iterations = self._iteration_tasks(
+                refit_task,
+                mean_coef,
+                classes,
+                X,
+                self.l1_ratio_,
+                y=y,
+                metadata=metadata,
+            )
             mean_coef, result = fit_coef(
                 X,
                 y_encoded,
@@ -337,12 +408,27 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 C=self.C_,
                 l1_ratio=self.l1_ratio_,
                 coef0=mean_coef,
+                callback=iterations,
                 **params,
             )
+            if iterations is not None:
+                iterations.close()
             _warn_if_not_converged(
                 result, self.solver, self.max_iter, self.tol, X.dtype
             )
+            refit_task.call_on_fit_task_end(
+                estimator=self,
+                X=X,
+                y=y,
+                metadata=metadata,
+                reconstruction_attributes=lambda: self._fitted_attributes(
+                    mean_coef, classes, n_features, X.dtype
+                ),
+            )
         self._set_coef(mean_coef, classes, n_features, X.dtype)
+        task.call_on_fit_task_end(
+            estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
+        )
         return self
 
     def _check_grid(self) -> tuple[np.ndarray, np.ndarray]:

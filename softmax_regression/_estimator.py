@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._callbacks import CallbackSupportMixin, IterationTasks, has_callbacks
 from ._fit import fit_coef
 from ._loss import _softmax_inplace, log_softmax
 from ._solvers import (
@@ -158,7 +159,7 @@ def _warn_if_not_converged(
     warnings.warn(message, ConvergenceWarning, stacklevel=_user_stacklevel())
 
 
-class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     r"""Multinomial logistic (softmax) regression with an L2 or elastic-net penalty.
 
     Fits one weight vector and one intercept per class by minimising the
@@ -274,6 +275,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     ``coef_[1] - coef_[0]`` and whose ``intercept_[0]`` equals our
     ``intercept_[1] - intercept_[0]``.
 
+    **Callbacks.** With scikit-learn 1.9 or later, ``set_callbacks`` takes the
+    callbacks of :mod:`sklearn.callback` (``ProgressBar``, ``ScoringMonitor``,
+    your own): the fit is a task and each iteration of any solver a subtask
+    named ``"<solver>-iter"``, whose hooks see the model as it stands after
+    that iteration. A callback whose ``on_fit_task_end`` returns True stops
+    the solver there, without a ConvergenceWarning.
+
     **Memory.** :meth:`fit` never copies ``X`` when it is float32 or float64
     (dense in any order, or CSR/CSC): the intercept is handled separately, not
     as a column of ones, sparse data is never densified and float32 is never
@@ -364,14 +372,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         _check_solver(self.solver, self.l1_ratio)
-        X, y, classes, y_encoded, sample_weight = self._validate_fit_data(
+        X, y, classes, y_encoded, fit_weight = self._validate_fit_data(
             X, y, sample_weight
+        )
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        task = self._init_callback_context(max_subtasks=self.max_iter + 1)
+        task.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+        coef0 = self._warm_start_coef(classes, X.shape[1])
+        iterations = self._iteration_tasks(
+            task, coef0, classes, X, self.l1_ratio, y=y, metadata=metadata
         )
         coef, result = fit_coef(
             X,
             y_encoded,
             classes.size,
-            sample_weight,
+            fit_weight,
             C=self.C,
             l1_ratio=self.l1_ratio,
             fit_intercept=self.fit_intercept,
@@ -379,12 +394,38 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             tol=self.tol,
             max_iter=self.max_iter,
             verbose=self.verbose,
-            coef0=self._warm_start_coef(classes, X.shape[1]),
+            coef0=coef0,
+            callback=iterations,
         )
+        if iterations is not None:
+            iterations.close()
         _warn_if_not_converged(result, self.solver, self.max_iter, self.tol, X.dtype)
         self._set_coef(coef, classes, X.shape[1], X.dtype)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        task.call_on_fit_task_end(
+            estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
+        )
         return self
+
+    def _iteration_tasks(self, task, coef0, classes, X, l1_ratio, **hook_data):
+        """Return the per-iteration callback tasks under ``task``, if callbacks.
+
+        ``X`` and ``hook_data`` (``y``, ``metadata``) are passed to the hooks.
+        """
+        if not has_callbacks(self):
+            return None
+        n_features = X.shape[1]
+        if coef0 is None:
+            coef0 = np.zeros(classes.size * (n_features + self.fit_intercept))
+        return IterationTasks(
+            task,
+            self,
+            lambda coef: self._fitted_attributes(coef, classes, n_features, X.dtype),
+            coef0,
+            f"{'lbfgs' if l1_ratio > 0 else self.solver}-iter",
+            X=X,
+            **hook_data,
+        )
 
     def _validate_fit_data(self, X, y, sample_weight):
         """Validate the training data; fold class weights into sample weights.
@@ -439,17 +480,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 )
         return X, y, classes, y_encoded, sample_weight
 
-    def _set_coef(self, coef, classes, n_features: int, dtype) -> None:
-        """Store a flat ``[W, b]`` solution as the fitted attributes."""
+    def _fitted_attributes(self, coef, classes, n_features: int, dtype) -> dict:
+        """Return the fitted attributes that a flat ``[W, b]`` solution makes."""
         n_classes = classes.size
         weights = coef[: n_classes * n_features].reshape(n_classes, n_features)
         intercept = coef[n_classes * n_features :]
-        self.classes_ = classes
-        self.coef_ = weights.astype(dtype)
         if intercept.size:
-            self.intercept_ = (intercept - intercept.mean()).astype(dtype)
+            intercept = intercept - intercept.mean()
         else:
-            self.intercept_ = np.zeros(n_classes, dtype=dtype)
+            intercept = np.zeros(n_classes)
+        return {
+            "classes_": classes,
+            "coef_": weights.astype(dtype),
+            "intercept_": intercept.astype(dtype),
+        }
+
+    def _set_coef(self, coef, classes, n_features: int, dtype) -> None:
+        """Store a flat ``[W, b]`` solution as the fitted attributes."""
+        for name, value in self._fitted_attributes(
+            coef, classes, n_features, dtype
+        ).items():
+            setattr(self, name, value)
 
     def densify(self):
         """Convert ``coef_`` to a dense array, if :meth:`sparsify` made it sparse.

@@ -10,7 +10,12 @@ import scipy.sparse as sp
 from ._linear_loss import LinearSoftmaxLoss, SplitL1Loss
 from ._loss import _normalised_weights
 from ._parallel import evaluation_threads, threads_for_work
-from ._solvers import SolverResult, minimize_lbfgs, minimize_newton
+from ._solvers import (
+    IterationCallback,
+    SolverResult,
+    minimize_lbfgs,
+    minimize_newton,
+)
 
 
 def fit_coef(
@@ -28,6 +33,7 @@ def fit_coef(
     verbose: int = 0,
     coef0: np.ndarray | None = None,
     n_threads: int | None = None,
+    callback: IterationCallback | None = None,
 ) -> tuple[np.ndarray, SolverResult]:
     r"""Minimise the elastic-net penalised objective for one ``C``.
 
@@ -72,6 +78,9 @@ def fit_coef(
     n_threads : int, optional
         Threads wanted for the objective; chosen from the problem size if None.
         Fewer may be used (see :func:`~._parallel.evaluation_threads`).
+    callback : callable, optional
+        ``coef -> bool``, called with the flat ``[W, b]`` after each solver
+        iteration; True stops the solver.
 
     Returns
     -------
@@ -123,6 +132,9 @@ def fit_coef(
                 ftol=0.0,
                 verbose=verbose,
                 bounds=split.bounds,
+                callback=None
+                if callback is None
+                else lambda variables: callback(split.to_coef(variables)),
             )
             return split.to_coef(result.coef), result
         if solver == "lbfgs":
@@ -133,6 +145,7 @@ def fit_coef(
                 max_iter=max_iter,
                 ftol=0.0,
                 verbose=verbose,
+                callback=callback,
             )
         else:
             result = minimize_newton(
@@ -144,6 +157,7 @@ def fit_coef(
                 max_iter=max_iter,
                 verbose=verbose,
                 objective_scale=float(n_samples),
+                callback=callback,
             )
         return result.coef, result
 

@@ -157,6 +157,7 @@ class IterationLog:
         """
         self.n_iter += 1
         self.accepted = coef.copy()
+        stop = False
         if self.verbose or tol is not None:
             loss, max_abs_gradient = self.max_abs_gradient_at(coef)
             if self.verbose:
@@ -166,12 +167,10 @@ class IterationLog:
                     f"{time.perf_counter() - self.start:>9.3f}",
                     file=sys.stdout,
                 )
-            if tol is not None and max_abs_gradient <= tol:
-                return True
+            stop = tol is not None and max_abs_gradient <= tol
         if self.callback is not None and self.callback(coef):
-            self.stopped = True
-            return True
-        return False
+            self.stopped = stop = True
+        return stop
 
     def scipy_callback(self, tol: float | None = None):
         """Return a ``callback(intermediate_result)`` for scipy that stops as asked."""
