@@ -11,6 +11,12 @@ from ._estimator import SoftmaxRegression
 from ._loss import cross_entropy, cross_entropy_grad, log_softmax, softmax
 from ._version import __version__
 
+# Pickles and skops files name the estimators by their public path, which stays
+# valid whatever private module they are defined in.
+for _estimator in (SoftmaxRegression, SoftmaxRegressionCV):
+    _estimator.__module__ = __name__
+del _estimator
+
 __all__ = [
     "SoftmaxRegression",
     "SoftmaxRegressionCV",

@@ -454,8 +454,29 @@ def test_html_repr_links_to_our_documentation():
 def test_pickle_round_trip():
     X, y = standardised(load_iris)
     model = SoftmaxRegression().fit(X, y)
-    restored = pickle.loads(pickle.dumps(model))
+    data = pickle.dumps(model)
+    assert b"softmax_regression._estimator" not in data  # the public path
+    restored = pickle.loads(data)
     assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("cv", [False, True])
+def test_skops_trusts_nothing_but_our_class(cv):
+    sio = pytest.importorskip("skops.io")
+    from softmax_regression import SoftmaxRegressionCV
+
+    pd = pytest.importorskip("pandas")
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    labels = pd.Series(np.array(["setosa", "versicolor", "virginica"])[y])
+    estimator = SoftmaxRegressionCV(Cs=2, cv=3) if cv else SoftmaxRegression()
+    model = estimator.fit(X, labels)
+    data = sio.dumps(model)
+    name = f"softmax_regression.{type(model).__name__}"
+    assert sio.get_untrusted_types(data=data) == [name]
+    restored = sio.loads(data, trusted=[name])
+    assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    assert_array_equal(restored.predict(X), model.predict(X))
+    assert_array_equal(restored.feature_names_in_, model.feature_names_in_)
 
 
 # -- Errors -------------------------------------------------------------------
