@@ -195,10 +195,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         The values of ``l1_ratio`` tried.
     scores_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs)
         Test score of each fold, ``l1_ratio`` and ``C``.
-    coefs_paths_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs, n_classes, \
-            n_features + fit_intercept)
-        The fitted coefficients along each path; the last column holds the
-        intercepts if ``fit_intercept``.
+    coefs_paths_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs, n_classes, n_columns)
+        The fitted coefficients along each path: ``n_columns`` is
+        ``n_features + 1`` with ``fit_intercept``, the last column holding the
+        intercepts, and ``n_features`` without.
     n_iter_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs)
         Iterations of each fit along the paths.
     C_ : float
@@ -206,7 +206,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     l1_ratio_ : float
         The chosen ``l1_ratio``.
     classes_, coef_, intercept_, n_features_in_, feature_names_in_
-        As in :class:`SoftmaxRegression`, for the final model.
+        As in :class:`SoftmaxRegression`, for the final model (``coef_`` and
+        ``intercept_`` are the folds' mean solution if ``refit=False``).
 
     Notes
     -----
@@ -484,7 +485,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     def get_metadata_routing(self):
         """Get the metadata routing of this object: to the splitter and scorer.
 
-        See scikit-learn's :ref:`User Guide <sklearn:metadata_routing>`.
+        See scikit-learn's `metadata routing guide
+        <https://scikit-learn.org/stable/metadata_routing.html>`__.
 
         Returns
         -------

@@ -202,8 +202,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         smooth bound-constrained problem with the same minimum, so the
         coefficients the penalty removes come out exactly zero. Needs
         ``solver="lbfgs"``.
-    solver : {"lbfgs", "newton-cg", "trust-ncg", "trust-krylov"}, \
-            default="lbfgs"
+    solver : {"lbfgs", "newton-cg", "trust-ncg", "trust-krylov"}, default="lbfgs"
         ``"lbfgs"``: :func:`scipy.optimize.minimize` with ``L-BFGS-B`` and the
         analytic gradient, with scikit-learn's settings (up to 50 line-search
         steps), except that it does not stop on a small relative decrease of
@@ -250,7 +249,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         them changes no prediction); zeros if ``fit_intercept=False``.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, defined only when ``X`` has string column
         names (a pandas DataFrame, say).
     n_iter_ : ndarray of shape (1,), int32
@@ -614,6 +613,25 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         raw_prediction = self._raw_prediction(X)
         _softmax_inplace(raw_prediction, axis=1)
         return raw_prediction
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on ``X`` against ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the mean.
+
+        Returns
+        -------
+        score : float
+            The (weighted) fraction of samples whose predicted label is ``y``.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict_log_proba(self, X):
         """Logarithm of the probability of each class, through log-sum-exp.
