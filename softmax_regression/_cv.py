@@ -29,8 +29,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from ._estimator import SoftmaxRegression, _check_solver, _warn_if_not_converged
-from ._fit import fit_coef
+from ._estimator import SoftmaxRegression, _check_solver
 
 
 def _labelled_scorer(scoring, classes: np.ndarray):
@@ -63,6 +62,8 @@ def _labelled_scorer(scoring, classes: np.ndarray):
 
 
 def _fold_path(
+    estimator,
+    task,
     X,
     y,
     y_encoded,
@@ -72,22 +73,19 @@ def _fold_path(
     test,
     Cs,
     l1_ratio,
-    params: dict,
     scorer,
     score_params: dict,
     n_threads,
     label: str,
-    estimator,
-    task,
 ):
     """Fit one training fold along ``Cs`` (ascending), warm-starting each C.
 
-    ``sample_weight`` (class weights included) weighs the fits; ``score_params``
-    are the test fold's arguments to ``scorer``. ``task`` is the path's
-    callback task, with one subtask per ``C`` (and per iteration under it);
-    ``estimator`` is the SoftmaxRegressionCV the hooks are told about. Returns
-    the flat coefficients (n_Cs, n_coef), the test scores (n_Cs,) and the
-    iterations (n_Cs,).
+    ``estimator`` is the SoftmaxRegressionCV whose settings the fits use and
+    whose hooks are called; ``task`` is the path's callback task, with one
+    subtask per ``C`` (and per iteration under it). ``sample_weight`` (class
+    weights included) weighs the fits; ``score_params`` are the test fold's
+    arguments to ``scorer``. Returns the flat coefficients (n_Cs, n_coef), the
+    test scores (n_Cs,) and the iterations (n_Cs,).
     """
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
@@ -95,34 +93,26 @@ def _fold_path(
     hook_data = {"estimator": estimator, "X": X_train, "y": y_train}
     task.call_on_fit_task_begin(**hook_data)
     n_features = X.shape[1]
-    scoring_model = SoftmaxRegression(fit_intercept=params["fit_intercept"])
+    scoring_model = SoftmaxRegression(fit_intercept=estimator.fit_intercept)
     scoring_model.n_features_in_ = n_features
     coefs, scores, n_iters = [], [], []
     coef = None
     for C in Cs:
         C_task = task.subcontext(
-            task_name=f"C={C:.4g}", max_subtasks=params["max_iter"] + 1
+            task_name=f"C={C:.4g}", max_subtasks=estimator.max_iter + 1
         )
         C_task.call_on_fit_task_begin(**hook_data)
-        iterations = estimator._iteration_tasks(
-            C_task, coef, classes, X_train, l1_ratio, y=y_train
-        )
-        coef, result = fit_coef(
+        coef, result = estimator._solve(
+            C_task,
             X_train,
+            y_train,
             y_encoded[train],
-            classes.size,
+            classes,
             weight_train,
             C=C,
             l1_ratio=l1_ratio,
             coef0=coef,
             n_threads=n_threads,
-            callback=iterations,
-            **params,
-        )
-        if iterations is not None:
-            iterations.close()
-        _warn_if_not_converged(
-            result, params["solver"], params["max_iter"], params["tol"], X.dtype
         )
         scoring_model._set_coef(coef, classes, n_features, X.dtype)
         score = scorer(scoring_model, X_test, y_test, **score_params)
@@ -135,7 +125,7 @@ def _fold_path(
             ),
             **hook_data,
         )
-        if params["verbose"]:
+        if estimator.verbose:
             print(
                 f"[cv] {label} l1_ratio={l1_ratio:g} C={C:.4g}: "
                 f"{result.n_iter} iterations, score {score:.6g}",
@@ -314,7 +304,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
             split_params, score_params = routed.splitter.split, routed.scorer.score
         else:
-            split_params = {key: value for key, value in params.items()}
+            split_params = dict(params)  # groups, at most
             score_params = {}
             if sample_weight is not None:
                 score_params["sample_weight"] = _check_sample_weight(
@@ -322,13 +312,6 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 )
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **split_params))
         scorer = _labelled_scorer(self.scoring, classes)
-        params = {
-            "fit_intercept": self.fit_intercept,
-            "solver": self.solver,
-            "tol": self.tol,
-            "max_iter": self.max_iter,
-            "verbose": self.verbose,
-        }
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         task = self._init_callback_context(
             max_subtasks=len(folds) * l1_ratios.size + self.refit
@@ -350,6 +333,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         n_threads = None if effective_n_jobs(self.n_jobs) == 1 else 1
         paths = Parallel(n_jobs=self.n_jobs)(
             delayed(_fold_path)(
+                self,
+                path_task,
                 X,
                 y,
                 y_encoded,
@@ -359,13 +344,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 test,
                 Cs,
                 l1_ratio,
-                params,
                 scorer,
                 _check_method_params(X, params=score_params, indices=test),
                 n_threads,
                 f"fold {fold + 1}/{len(folds)}",
-                self,
-                path_task,
             )
             for (fold, train, test, l1_ratio), path_task in zip(
                 grid, path_tasks, strict=True
@@ -392,30 +374,17 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             refit_task.call_on_fit_task_begin(
                 estimator=self, X=X, y=y, metadata=metadata
             )
-            iterations = self._iteration_tasks(
+            mean_coef, _ = self._solve(
                 refit_task,
-                mean_coef,
-                classes,
                 X,
-                self.l1_ratio_,
-                y=y,
-                metadata=metadata,
-            )
-            mean_coef, result = fit_coef(
-                X,
+                y,
                 y_encoded,
-                classes.size,
+                classes,
                 fit_weight,
                 C=self.C_,
                 l1_ratio=self.l1_ratio_,
                 coef0=mean_coef,
-                callback=iterations,
-                **params,
-            )
-            if iterations is not None:
-                iterations.close()
-            _warn_if_not_converged(
-                result, self.solver, self.max_iter, self.tol, X.dtype
+                metadata=metadata,
             )
             refit_task.call_on_fit_task_end(
                 estimator=self,

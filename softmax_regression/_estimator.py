@@ -377,28 +377,18 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         task = self._init_callback_context(max_subtasks=self.max_iter + 1)
         task.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
-        coef0 = self._warm_start_coef(classes, X.shape[1])
-        iterations = self._iteration_tasks(
-            task, coef0, classes, X, self.l1_ratio, y=y, metadata=metadata
-        )
-        coef, result = fit_coef(
+        coef, result = self._solve(
+            task,
             X,
+            y,
             y_encoded,
-            classes.size,
+            classes,
             fit_weight,
             C=self.C,
             l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept,
-            solver=self.solver,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            verbose=self.verbose,
-            coef0=coef0,
-            callback=iterations,
+            coef0=self._warm_start_coef(classes, X.shape[1]),
+            metadata=metadata,
         )
-        if iterations is not None:
-            iterations.close()
-        _warn_if_not_converged(result, self.solver, self.max_iter, self.tol, X.dtype)
         self._set_coef(coef, classes, X.shape[1], X.dtype)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         task.call_on_fit_task_end(
@@ -406,25 +396,64 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def _iteration_tasks(self, task, coef0, classes, X, l1_ratio, **hook_data):
-        """Return the per-iteration callback tasks under ``task``, if callbacks.
+    def _solve(
+        self,
+        task,
+        X,
+        y,
+        y_encoded,
+        classes,
+        fit_weight,
+        *,
+        C: float,
+        l1_ratio: float,
+        coef0: np.ndarray | None,
+        n_threads: int | None = None,
+        metadata: dict | None = None,
+    ) -> tuple[np.ndarray, SolverResult]:
+        """Fit one ``(C, l1_ratio)`` with this estimator's solver settings.
 
-        ``X`` and ``hook_data`` (``y``, ``metadata``) are passed to the hooks.
+        Each solver iteration is a callback subtask of ``task`` (if callbacks
+        are set); a ConvergenceWarning says why the solver stopped short.
+        Returns the flat solution ``[W, b]`` and the solver's result.
         """
-        if not has_callbacks(self):
-            return None
-        n_features = X.shape[1]
-        if coef0 is None:
-            coef0 = np.zeros(classes.size * (n_features + self.fit_intercept))
-        return IterationTasks(
-            task,
-            self,
-            lambda coef: self._fitted_attributes(coef, classes, n_features, X.dtype),
-            coef0,
-            f"{'lbfgs' if l1_ratio > 0 else self.solver}-iter",
-            X=X,
-            **hook_data,
+        iterations = None
+        if has_callbacks(self):
+            n_features = X.shape[1]
+            iterations = IterationTasks(
+                task,
+                self,
+                lambda coef: self._fitted_attributes(
+                    coef, classes, n_features, X.dtype
+                ),
+                np.zeros(classes.size * (n_features + self.fit_intercept))
+                if coef0 is None
+                else coef0,
+                f"{'lbfgs' if l1_ratio > 0 else self.solver}-iter",
+                X=X,
+                y=y,
+                metadata=metadata,
+            )
+        coef, result = fit_coef(
+            X,
+            y_encoded,
+            classes.size,
+            fit_weight,
+            C=C,
+            l1_ratio=l1_ratio,
+            fit_intercept=self.fit_intercept,
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+            coef0=coef0,
+            n_threads=n_threads,
+            callback=iterations,
         )
+        if iterations is not None:
+            iterations.close()
+        _warn_if_not_converged(result, self.solver, self.max_iter, self.tol, X.dtype)
+        return coef, result
 
     def _validate_fit_data(self, X, y, sample_weight):
         """Validate the training data; fold class weights into sample weights.
