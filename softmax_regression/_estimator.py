@@ -224,12 +224,14 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         objective decreases by less than 64 machine epsilons relatively, which
         at ``tol=1e-10`` can leave its gradient near 1e-7.
     max_iter : int, default=500
-        Maximum number of solver iterations. On standardised iris, wine, digits
-        and breast_cancer, lbfgs needs at most 203 iterations for any ``C``
-        from 1e-3 to 1e4 (32 for digits at ``C=1``), so 500 converges on
-        standardised real data with room to spare; the same data unscaled can
-        need over 10,000, and then the ConvergenceWarning says to standardise.
-        scikit-learn's default of 100 stops some of these fits early.
+        Maximum number of solver iterations; 0 returns the starting point
+        (zeros, or the previous solution with ``warm_start``). On standardised
+        iris, wine, digits and breast_cancer, lbfgs needs at most 203
+        iterations for any ``C`` from 1e-3 to 1e4 (32 for digits at ``C=1``),
+        so 500 converges on standardised real data with room to spare; the
+        same data unscaled can need over 10,000, and then the
+        ConvergenceWarning says to standardise. scikit-learn's default of 100
+        stops some of these fits early.
     warm_start : bool, default=False
         Start from the solution of the previous call to :meth:`fit` instead of
         from zero. The classes and the number of features must not change.
@@ -312,7 +314,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "solver": [StrOptions(set(SOLVERS))],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
     }

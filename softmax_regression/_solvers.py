@@ -264,6 +264,10 @@ def minimize_lbfgs(
 
     coef0 = np.asarray(coef0, dtype=np.float64)
     log = IterationLog(loss_gradient, coef0, verbose, "lbfgs", project, callback)
+    if max_iter == 0:  # scipy would still take one step
+        return log.result(
+            coef0, tol, MAX_ITER, "max_iter=0: no iteration was asked for"
+        )
     result = optimize.minimize(
         log,
         coef0,
@@ -366,6 +370,10 @@ def minimize_newton(
 
     if log.max_abs_gradient_at(coef0)[1] <= tol:  # e.g. a warm start at the optimum
         return log.result(coef0, tol, CONVERGED, "the starting point meets tol")
+    if max_iter == 0:  # scipy's trust-region methods would still take one step
+        return log.result(
+            coef0, tol, MAX_ITER, "max_iter=0: no iteration was asked for"
+        )
     options = {"maxiter": max_iter}
     if method == "newton-cg":
         options["xtol"] = 1e-300  # relative step size: never the reason to stop

@@ -340,6 +340,23 @@ def test_warm_start_continues_from_previous_solution():
         model.fit(X[:, :10], y)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "trust-ncg", "trust-krylov"])
+def test_zero_max_iter_returns_the_starting_point(solver):
+    # As LogisticRegression allows (scikit-learn's test_zero_max_iter): the
+    # state right after initialisation can be inspected.
+    X, y = standardised(load_iris)
+    with pytest.warns(ConvergenceWarning, match="after 0 iterations"):
+        model = SoftmaxRegression(solver=solver, max_iter=0).fit(X, y)
+    assert model.n_iter_[0] == 0
+    assert_array_equal(model.coef_, 0.0)
+    assert_allclose(model.predict_proba(X), 1 / 3)
+    warm = SoftmaxRegression(solver=solver, warm_start=True).fit(X, y)
+    coef = warm.coef_.copy()
+    with pytest.warns(ConvergenceWarning):
+        warm.set_params(max_iter=0, tol=1e-12).fit(X, y)
+    assert_array_equal(warm.coef_, coef)
+
+
 def test_verbose_prints_progress(capsys):
     X, y = standardised(load_iris)
     model = SoftmaxRegression(verbose=1).fit(X, y)
@@ -558,7 +575,7 @@ def test_predict_before_fit():
         ({"C": -1.0}, "'C' parameter"),
         ({"C": 0.0}, "'C' parameter"),
         ({"solver": "saga"}, "'solver' parameter"),
-        ({"max_iter": 0}, "'max_iter' parameter"),
+        ({"max_iter": -1}, "'max_iter' parameter"),
         ({"tol": -1e-3}, "'tol' parameter"),
         ({"class_weight": "auto"}, "'class_weight' parameter"),
         ({"fit_intercept": "yes"}, "'fit_intercept' parameter"),
