@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._linear_loss import LinearSoftmaxLoss, SplitL1Loss
-from ._loss import _normalised_weights
+from ._loss import _weight_sum_factors
 from ._parallel import evaluation_threads, threads_for_work
 from ._solvers import (
     IterationCallback,
@@ -92,9 +92,7 @@ def fit_coef(
     n_samples, n_features = X.shape
     if solver == "trust-krylov" and l1_ratio == 0:
         _warn_about_trlib_memory(n_classes * (n_features + fit_intercept))
-    _, largest_weight, relative_weight_sum = _normalised_weights(
-        sample_weight, n_samples
-    )
+    largest_weight, relative_weight_sum = _weight_sum_factors(sample_weight, n_samples)
     if n_threads is None:
         work = (X.nnz if sp.issparse(X) else n_samples * n_features) * n_classes
         n_threads = threads_for_work(work)

@@ -143,7 +143,7 @@ class LinearSoftmaxLoss:
         self.fit_intercept = fit_intercept
         self.dtype = X.dtype
         # s_i / S for every sample: one code path, weighted or not.
-        weight64, _, _ = _normalised_weights(sample_weight, self.n_samples)
+        weight64 = _normalised_weights(sample_weight, self.n_samples)
         weight = weight64.astype(self.dtype)
         # Sample-major scores for sparse X: what scipy's products produce.
         self._class_axis = 1 if sp.issparse(X) else 0

@@ -138,14 +138,14 @@ def log_softmax(raw_prediction, axis: int = -1) -> np.ndarray:
     return shifted
 
 
-def _normalised_weights(
+def _weight_sum_factors(
     sample_weight: np.ndarray | None, n_samples: int
-) -> tuple[np.ndarray, float, float]:
-    r"""Return the weights over their sum, :math:`s_i / S`, and :math:`S` factored.
+) -> tuple[float, float]:
+    r"""Return :math:`S = \sum_i s_i` as two factors that cannot overflow.
 
-    The weights are divided by the largest one, :math:`m`, before they are
-    summed, so that nothing overflows when :math:`S` exceeds the float64 range
-    (two weights of 1e308 each).
+    The largest weight :math:`m` and :math:`S / m`: dividing by the largest
+    weight before summing keeps the sum finite where :math:`S` itself
+    exceeds the float64 range (two weights of 1e308 each).
 
     Parameters
     ----------
@@ -156,22 +156,29 @@ def _normalised_weights(
 
     Returns
     -------
-    normalised_weight : ndarray of shape (n_samples,), float64
-        Sums to one.
     largest : float
         :math:`m = \max_i s_i` (1 if ``sample_weight`` is None).
     relative_sum : float
-        :math:`S / m`, so that :math:`S = m \cdot` ``relative_sum``; it is
-        ``n_samples`` if ``sample_weight`` is None.
+        :math:`S / m` (``n_samples`` if ``sample_weight`` is None).
     """
     if sample_weight is None:
-        return np.full(n_samples, 1.0 / n_samples), 1.0, float(n_samples)
-    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        return 1.0, float(n_samples)
     largest = float(np.max(sample_weight))
-    normalised_weight = sample_weight / largest
-    relative_sum = float(np.sum(normalised_weight))
+    return largest, float(np.sum(np.asarray(sample_weight, dtype=np.float64) / largest))
+
+
+def _normalised_weights(sample_weight: np.ndarray | None, n_samples: int) -> np.ndarray:
+    """Return the weights over their sum, :math:`s_i / S`, as float64.
+
+    Computed as :math:`(s_i / m) / (S / m)` (see :func:`_weight_sum_factors`),
+    so it sums to one also where :math:`S` overflows.
+    """
+    if sample_weight is None:
+        return np.full(n_samples, 1.0 / n_samples)
+    largest, relative_sum = _weight_sum_factors(sample_weight, n_samples)
+    normalised_weight = np.asarray(sample_weight, dtype=np.float64) / largest
     normalised_weight /= relative_sum
-    return normalised_weight, largest, relative_sum
+    return normalised_weight
 
 
 def _check_labels_and_weights(raw_prediction, y, sample_weight):
@@ -229,7 +236,7 @@ def _check_labels_and_weights(raw_prediction, y, sample_weight):
             raise ValueError("sample_weight must be finite and non-negative.")
         if not np.any(sample_weight > 0):
             raise ValueError("sample_weight must have a positive sum.")
-    normalised_weight, _, _ = _normalised_weights(sample_weight, n_samples)
+    normalised_weight = _normalised_weights(sample_weight, n_samples)
     return raw_prediction, y, normalised_weight, single_sample
 
 
