@@ -175,9 +175,12 @@ def _normalised_weights(sample_weight: np.ndarray | None, n_samples: int) -> np.
     """
     if sample_weight is None:
         return np.full(n_samples, 1.0 / n_samples)
-    largest, relative_sum = _weight_sum_factors(sample_weight, n_samples)
-    normalised_weight = np.asarray(sample_weight, dtype=np.float64) / largest
-    normalised_weight /= relative_sum
+    # The quotient s_i / m and its sum, as _weight_sum_factors computes them,
+    # divided once rather than twice.
+    normalised_weight = np.asarray(sample_weight, dtype=np.float64) / float(
+        np.max(sample_weight)
+    )
+    normalised_weight /= float(np.sum(normalised_weight))
     return normalised_weight
 
 
