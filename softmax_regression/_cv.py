@@ -252,8 +252,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         n_jobs=None,
         fit_intercept=True,
         class_weight=None,
-        solver="lbfgs",
-        tol=1e-4,
+        solver="auto",
+        tol="auto",
         max_iter=500,
         verbose=0,
     ):

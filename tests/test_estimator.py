@@ -100,13 +100,14 @@ def test_matches_logistic_regression(load, C, fit_intercept):
     assert_near_optimum(ours, exact, X, y, C)
 
 
-def test_matches_logistic_regression_at_default_tol_same_path():
-    # Same objective, same solver settings: the very same iterates.
+def test_defaults_are_closer_to_the_optimum_than_logistic_regression():
+    # Same objective: our defaults (tol="auto") end nearer its minimum than
+    # LogisticRegression's (tol=1e-4), and the models agree to its accuracy.
     X, y = standardised(load_digits)
     ours = SoftmaxRegression().fit(X, y)
     theirs = LogisticRegression(max_iter=500).fit(X, y)
-    assert ours.n_iter_ == theirs.n_iter_[0]
-    assert_same_model(ours, theirs, X, atol=1e-10)
+    assert objective(ours, X, y, 1.0) <= objective(theirs, X, y, 1.0)
+    assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-3)
 
 
 @pytest.mark.parametrize("class_weight", [None, "balanced", {0: 3.0, 1: 0.5, 2: 1.0}])
@@ -359,7 +360,7 @@ def test_zero_max_iter_returns_the_starting_point(solver):
 
 def test_verbose_prints_progress(capsys):
     X, y = standardised(load_iris)
-    model = SoftmaxRegression(verbose=1).fit(X, y)
+    model = SoftmaxRegression(solver="lbfgs", verbose=1).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
     assert "objective" in lines[0] and "max|grad|" in lines[0]
     assert len(lines) == model.n_iter_ + 1

@@ -82,7 +82,7 @@ def test_newton_solvers_on_sparse_float32_input():
 def test_newton_solvers_take_few_iterations(solver):
     X, y = standardised(load_digits)
     newton = SoftmaxRegression(solver=solver, tol=1e-8).fit(X, y)
-    lbfgs = SoftmaxRegression(tol=1e-8, max_iter=2000).fit(X, y)
+    lbfgs = SoftmaxRegression(solver="lbfgs", tol=1e-8, max_iter=2000).fit(X, y)
     assert newton.n_iter_ < lbfgs.n_iter_ / 3
 
 

@@ -1,0 +1,165 @@
+"""The starting point and a diagonal change of variables for the solvers.
+
+Both sit above the data term: they read ``X`` once (a weighted column sum of
+squares) and wrap an objective's ``(loss, gradient)`` and Hessian product,
+whatever computes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+# Entries of X squared at a time (float64 temporaries of 256 KiB).
+_BLOCK_ELEMENTS = 2**15
+
+
+def class_priors(y: np.ndarray, n_classes: int, sample_weight) -> np.ndarray:
+    """Return the weighted share of each class, shape (n_classes,)."""
+    counts = np.bincount(y, weights=_relative(sample_weight), minlength=n_classes)
+    return counts / counts.sum()
+
+
+def _relative(sample_weight):
+    """Weights over the largest one: sums that cannot overflow, same shares."""
+    if sample_weight is None:
+        return None
+    return sample_weight / np.max(sample_weight)
+
+
+def prior_intercepts(priors: np.ndarray) -> np.ndarray:
+    """Return intercepts whose softmax is ``priors``: centred logs, floored.
+
+    They minimise the unpenalised objective with ``W = 0``. A class whose
+    weight is zero gets the log of machine epsilon instead of minus infinity.
+    """
+    log_priors = np.log(np.maximum(priors, np.finfo(np.float64).eps))
+    return log_priors - log_priors.mean()
+
+
+def weighted_column_square_means(X, sample_weight) -> np.ndarray:
+    """``sum_i s_i X_ij**2 / sum_i s_i`` in float64, a block of rows at a time.
+
+    Dense or sparse ``X``; the squares of about ``_BLOCK_ELEMENTS`` entries
+    exist at a time, never a copy of ``X``.
+    """
+    n_samples, n_features = X.shape
+    sample_weight = _relative(sample_weight)
+    total = np.zeros(n_features)
+    with np.errstate(over="ignore"):  # inf for features beyond float64's squares
+        if sp.issparse(X) and X.format == "csc":
+            _accumulate_column_squares(X.T, sample_weight, total)  # CSR, no copy
+        else:
+            _accumulate_squares(X, sample_weight, total)
+    weight_sum = n_samples if sample_weight is None else float(np.sum(sample_weight))
+    return total / weight_sum
+
+
+def _block_rows(X) -> int:
+    """Rows of ``X`` holding about ``_BLOCK_ELEMENTS`` stored entries."""
+    n_rows, n_columns = X.shape
+    per_row = X.nnz / max(n_rows, 1) if sp.issparse(X) else n_columns
+    return max(1, int(_BLOCK_ELEMENTS // max(per_row, 1.0)))
+
+
+def _accumulate_column_squares(X_t, sample_weight, total: np.ndarray) -> None:
+    """Add the weighted row sums of squares of CSR ``X_t`` (features x samples)."""
+    rows = _block_rows(X_t)
+    for start in range(0, X_t.shape[0], rows):
+        squared = X_t[start : start + rows].astype(np.float64).power(2)
+        if sample_weight is None:
+            sums = squared.sum(axis=1)
+        else:
+            sums = squared @ sample_weight
+        total[start : start + rows] += np.asarray(sums).ravel()
+
+
+def _accumulate_squares(X, sample_weight, total: np.ndarray) -> None:
+    """Add the weighted column sums of squares of dense or CSR ``X``."""
+    rows = _block_rows(X)
+    for start in range(0, X.shape[0], rows):
+        block = X[start : start + rows]
+        if sp.issparse(block):
+            squared = block.astype(np.float64).power(2)
+        else:
+            squared = np.square(np.asarray(block, dtype=np.float64))
+        if sample_weight is None:
+            total += np.asarray(squared.sum(axis=0)).ravel()
+        else:
+            total += np.asarray(squared.T @ sample_weight[start : start + rows]).ravel()
+
+
+class DiagonalScaling:
+    r"""The change of variables ``coef = scale * u`` that unit-scales the Hessian.
+
+    ``scale = 1 / sqrt(d)`` with ``d`` the diagonal of the objective's Hessian
+    at the starting point of :func:`prior_intercepts` (``W = 0``, every
+    sample's probabilities the class priors :math:`\pi`):
+
+    .. math::
+
+        d_{kj} = \pi_k (1 - \pi_k)\, \overline{x_j^2} + \lambda,
+        \qquad d_{b_k} = \pi_k (1 - \pi_k),
+
+    with :math:`\overline{x_j^2}` the weighted mean of the squared feature and
+    :math:`\lambda` the L2 penalty strength. Each scale is rounded to a power
+    of two, so that the change of variables is exact in floating point. The
+    solver sees :math:`f(\mathrm{scale} \odot u)`, whose gradient and Hessian
+    products are the original ones multiplied by ``scale`` (on both sides).
+
+    Parameters
+    ----------
+    column_square_means : ndarray of shape (n_features,)
+        Weighted means of the squared features.
+    priors : ndarray of shape (n_classes,)
+        Weighted class shares.
+    l2_reg_strength : float
+        The L2 penalty's strength (the Hessian's diagonal shift on ``W``).
+    fit_intercept : bool
+        Whether the flat coefficients end with ``n_classes`` intercepts.
+    """
+
+    def __init__(
+        self,
+        column_square_means: np.ndarray,
+        priors: np.ndarray,
+        l2_reg_strength: float,
+        fit_intercept: bool,
+    ) -> None:
+        variance = priors * (1.0 - priors)
+        diagonal = [np.outer(variance, column_square_means).ravel() + l2_reg_strength]
+        if fit_intercept:
+            diagonal.append(variance)
+        diagonal = np.concatenate(diagonal)
+        # Coordinates without curvature (a constant-zero feature, no penalty),
+        # or with more than float64 holds, keep their scale.
+        diagonal[~((diagonal > 0) & np.isfinite(diagonal))] = 1.0
+        self.scale = np.exp2(np.round(-0.5 * np.log2(diagonal)))
+
+    @property
+    def inverse_diagonal(self) -> np.ndarray:
+        """``scale**2``: the metric of the Jacobi-preconditioned gradient."""
+        return self.scale**2
+
+    def to_coef(self, variables: np.ndarray) -> np.ndarray:
+        return variables * self.scale
+
+    def from_coef(self, coef: np.ndarray) -> np.ndarray:
+        return coef / self.scale
+
+    def wrap(self, loss_gradient, hessp):
+        """Return ``(loss_gradient, hessp)`` of the scaled variables."""
+        scale = self.scale
+
+        def scaled_loss_gradient(variables):
+            loss, gradient = loss_gradient(variables * scale)
+            return loss, gradient * scale
+
+        def scaled_hessp(variables, direction):
+            return hessp(variables * scale, direction * scale) * scale
+
+        return scaled_loss_gradient, scaled_hessp
+
+    def gradient_in_coef(self, variables: np.ndarray, gradient: np.ndarray):
+        """Return the objective's gradient in the original coefficients."""
+        return gradient / self.scale
