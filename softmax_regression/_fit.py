@@ -242,7 +242,10 @@ def fit_coef(
                 loss_gradient,
                 hessp,
                 start,
-                objective_scales=(1.0, float(n_samples)),
+                # TRLIB (trust-krylov) meets NaN on the mean loss: summed only.
+                objective_scales=(float(n_samples),)
+                if solver == "trust-krylov"
+                else (1.0, float(n_samples)),
                 **common,
             )
         coef = scaling.to_coef(result.coef) if change_variables else result.coef
