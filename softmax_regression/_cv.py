@@ -173,7 +173,19 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     n_jobs : int, default=None
         Parallel jobs over the (fold, l1_ratio) paths, through joblib. With
         more than one job, each fit runs single-threaded.
-    fit_intercept, class_weight, solver, tol, max_iter, verbose
+    solver : str, default="lbfgs"
+        As in :class:`SoftmaxRegression` (``"auto"`` included).
+    tol : float or "auto", default=1e-4
+        As in :class:`SoftmaxRegression`. The defaults differ from
+        :class:`SoftmaxRegression`'s (``"auto"``, ``"auto"``) because a grid
+        of scores needs less accuracy than a final model, and the paths run
+        up to ``C=1e4``, nearly unpenalised, where converging to a relative
+        gap of 1e-9 is slow: on standardised digits, 10 ``C`` x 5 folds took
+        0.27 s with these defaults, 1.74 s with ``"auto"``, against 0.35 s
+        for ``LogisticRegressionCV`` (lbfgs or newton-cg), all choosing the
+        same ``C_``. Pass ``tol="auto"`` for a refit as accurate as
+        :class:`SoftmaxRegression`'s.
+    fit_intercept, class_weight, max_iter, verbose
         As in :class:`SoftmaxRegression`. ``verbose`` also reports, per fold,
         ``l1_ratio`` and ``C``, the iterations and the score.
 
@@ -252,8 +264,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         n_jobs=None,
         fit_intercept=True,
         class_weight=None,
-        solver="auto",
-        tol="auto",
+        solver="lbfgs",
+        tol=1e-4,
         max_iter=500,
         verbose=0,
     ):

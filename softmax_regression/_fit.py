@@ -29,6 +29,9 @@ from ._solvers import (
 # (1,797 x 64) and on sparse text-like data, whose diagonal at the start
 # (every probability at its prior) overstates the curvature left at the
 # optimum of rare features.
+# The largest factor (a sum of sample weights) scipy's Newton methods'
+# objective is multiplied by.
+_LARGEST_SCALE = 1e12
 _SCALING_MIN_ENTRIES = 1_000_000
 
 
@@ -120,7 +123,7 @@ def fit_coef(
     tol : float or None
         Stop when the largest absolute (projected) gradient entry is at most
         ``tol``; None: when the objective's relative decrease is at most
-        :data:`~._solvers.RELATIVE_DECREASE` (see :mod:`._solvers`).
+        :func:`~._solvers.decrease_threshold` (see :mod:`._solvers`).
     max_iter : int
         Iteration limit.
     verbose : int, default=0
@@ -233,19 +236,26 @@ def fit_coef(
         if solver == "lbfgs":
             result = minimize_lbfgs(loss_gradient, start, ftol=0.0, **common)
         else:
-            # A scale of 1 lets scipy's inner CG tighten as the gradient
-            # shrinks (superlinear convergence); n_samples is the fallback for
-            # where scipy's absolute curvature test stops it early (see
-            # minimize_newton).
+            # The objective relative to its start: a scale of 1 lets scipy's
+            # inner CG tighten as the gradient shrinks (superlinear
+            # convergence); the summed loss is the fallback for where scipy's
+            # absolute curvature test stalls it (see minimize_newton); TRLIB
+            # (trust-krylov) meets NaN or overflows unless summed. Summed over
+            # the weights, not the rows, so that a weight of 2 and a repeated
+            # row take the same path; clipped for weights far from 1.
+            summed = float(
+                np.clip(largest_weight * relative_weight_sum, 1.0, _LARGEST_SCALE)
+            )
+            objective_scales = (1.0, summed)
+            if solver == "trust-krylov":
+                objective_scales = (summed,)
             result = minimize_newton(
                 solver,
                 loss_gradient,
                 hessp,
                 start,
-                # TRLIB (trust-krylov) meets NaN on the mean loss: summed only.
-                objective_scales=(float(n_samples),)
-                if solver == "trust-krylov"
-                else (1.0, float(n_samples)),
+                objective_scales=objective_scales,
+                relative_to_start=True,
                 **common,
             )
         coef = scaling.to_coef(result.coef) if change_variables else result.coef

@@ -12,9 +12,10 @@ The two stopping tests:
 - ``tol`` a float: the largest absolute entry of the (projected) gradient is
   at most ``tol``.
 - ``tol=None`` (the estimators' ``tol="auto"``): the objective decreased by at
-  most :data:`RELATIVE_DECREASE` times its value over the last
-  :func:`decrease_window` iterations (1 for the Newton methods, 10 for
-  L-BFGS-B). It targets a relative objective gap: while the objective
+  most :data:`RELATIVE_DECREASE` times its value over the last 10 L-BFGS-B
+  iterations, or by at most :data:`NEWTON_RELATIVE_DECREASE` times its value
+  over the last Newton iteration (:func:`decrease_window`,
+  :func:`decrease_threshold`). It targets a relative objective gap: while the objective
   converges at least linearly with rate ``rho`` per window, the gap left is at
   most ``rho / (1 - rho)`` times the last window's decrease, so at most
   ``RELATIVE_DECREASE`` once ``rho <= 1/2`` (Newton steps converge
@@ -50,8 +51,14 @@ OVERFLOW = "overflow"  # the products overflow float64: no further progress
 STOPPED = "stopped"  # a callback asked to stop
 
 # tol=None: stop when the objective decreased by at most this, relatively, over
-# the last window of iterations (see the module docstring).
+# the last window of iterations (see the module docstring): one L-BFGS-B
+# window of 10 steps, or one Newton step. A Newton step's decrease is about
+# the gap before it, so 1e-9 usually costs one more (cheap, superlinear) step
+# than 1e-6 would and leaves a gap far under 1e-9: enough that a weight of 2
+# and a repeated row, or two starting points, give the same probabilities to
+# 7 digits, as scikit-learn's estimator checks require.
 RELATIVE_DECREASE = 1e-6
+NEWTON_RELATIVE_DECREASE = 1e-9
 
 
 # ... and the Jacobi-preconditioned gap estimate at most this: it understates
@@ -64,9 +71,17 @@ def decrease_window(method: str) -> int:
     return 1 if method in NEWTON_METHODS else 10
 
 
+def decrease_threshold(method: str) -> float:
+    """Return the relative decrease over a window at which ``tol=None`` stops."""
+    return NEWTON_RELATIVE_DECREASE if method in NEWTON_METHODS else RELATIVE_DECREASE
+
+
 # scipy's Newton methods take inner products of a direction and its Hessian
 # product; the driver stops before those could overflow.
 _LARGEST_SAFE_PRODUCT = 1e300
+# scipy's newton-cg ends its inner CG on a curvature p'Hp in [0, 3 eps].
+_CG_CURVATURE_FLOOR = 3 * np.finfo(np.float64).eps
+_CURVATURE_STALLS = 3
 
 
 @dataclass
@@ -116,6 +131,10 @@ class _OverflowError(Exception):
     """The Newton products left float64's range: scipy cannot go on."""
 
 
+class _NextScaleError(Exception):
+    """scipy's newton-cg met its absolute curvature floor: rescale and go on."""
+
+
 class IterationLog:
     """Remembers evaluations and accepted iterates; prints one line per iteration.
 
@@ -143,6 +162,8 @@ class IterationLog:
         The stopping test (see the module docstring).
     window : int, default=1
         Iterations over which ``tol=None`` measures the objective's decrease.
+    decrease : float, default=RELATIVE_DECREASE
+        The relative decrease over ``window`` at which ``tol=None`` stops.
     metric : ndarray, optional
         For ``tol=None``, also require the Jacobi-preconditioned estimate of
         the relative gap, ``sum(metric * g**2) / (2 |f|)`` with ``g`` the
@@ -162,6 +183,7 @@ class IterationLog:
         callback: IterationCallback | None = None,
         tol: float | None = None,
         window: int = 1,
+        decrease: float = RELATIVE_DECREASE,
         metric: np.ndarray | None = None,
     ) -> None:
         self._loss_gradient = loss_gradient
@@ -172,6 +194,7 @@ class IterationLog:
         self.callback = callback
         self.tol = tol
         self.window = window
+        self.decrease = decrease
         self.last: tuple[np.ndarray, float, np.ndarray] | None = None
         self.initial_max_abs_gradient = np.nan
         self.initial_loss = np.nan
@@ -188,6 +211,8 @@ class IterationLog:
             )
 
     def __call__(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
+        if self.last is not None and np.array_equal(coef, self.last[0]):
+            return self.last[1], self.last[2]  # e.g. scipy's first, at coef0
         loss, gradient = self._loss_gradient(coef)
         if self.last is None:  # the starting point: solvers evaluate it first
             self.initial_max_abs_gradient = float(np.max(np.abs(gradient), initial=0))
@@ -214,7 +239,7 @@ class IterationLog:
         """Return the objective's relative decrease over the last ``window`` steps."""
         # Over the iterations there are, up to the window: a warm start at the
         # optimum stops after one (the Jacobi test guards a short history).
-        losses = self.accepted_losses
+        losses = [self.initial_loss, *self.accepted_losses]
         window = min(self.window, len(losses) - 1)
         if window < 1:
             return np.nan
@@ -229,7 +254,7 @@ class IterationLog:
         """Whether the stopping test holds for the last accepted iterate."""
         if self.tol is not None:
             return max_abs_gradient <= self.tol
-        if not self.relative_decrease() <= RELATIVE_DECREASE:
+        if not self.relative_decrease() <= self.decrease:
             return False
         if self.metric is None:
             return True
@@ -373,6 +398,7 @@ def minimize_lbfgs(
         callback,
         tol=tol,
         window=decrease_window("lbfgs"),
+        decrease=decrease_threshold("lbfgs"),
         metric=metric,
     )
     if max_iter == 0:  # scipy would still take one step
@@ -399,6 +425,74 @@ def minimize_lbfgs(
     return log.result(result.x, status, result.message)
 
 
+def _check_inner_products(left: np.ndarray, right: np.ndarray, what: str) -> None:
+    # scipy takes left @ right next: bound it by Cauchy-Schwarz, in Python
+    # floats (which overflow to inf quietly).
+    bound = (
+        float(np.max(np.abs(left), initial=0.0))
+        * float(np.max(np.abs(right), initial=0.0))
+        * left.size
+    )
+    if not bound < _LARGEST_SAFE_PRODUCT:  # also catches inf and nan
+        raise _OverflowError(f"{what} overflow float64")
+
+
+class _ScaledProblem:
+    """What one scipy Newton run sees: the objective times a factor.
+
+    Checks the inner products scipy takes next for overflow and, with
+    ``watch_curvature``, raises :class:`_NextScaleError` at the end of the
+    iteration that makes :data:`_CURVATURE_STALLS` in a row whose inner CG met
+    newton-cg's curvature floor, or of a zero step for that reason.
+    """
+
+    def __init__(
+        self,
+        log: IterationLog,
+        hessp: HessianProduct,
+        objective_scale: float,
+        watch_curvature: bool,
+    ) -> None:
+        self._log = log
+        self._hessp = hessp
+        self._scale = objective_scale
+        self._watch_curvature = watch_curvature
+        self._log_callback = log.scipy_callback()
+        self._curvature_too_small = False
+        self._stalled_iterations = 0
+
+    def loss_gradient(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, gradient = self._log(coef)
+        with np.errstate(over="ignore"):  # an inf gradient is caught below
+            gradient = self._scale * gradient
+        _check_inner_products(gradient, gradient, "the gradient's inner products")
+        return self._scale * loss, gradient
+
+    def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # an inf product is caught below
+            product = self._scale * self._hessp(coef, direction)
+        _check_inner_products(direction, product, "the Hessian-vector products")
+        if self._watch_curvature and 0 <= direction @ product <= _CG_CURVATURE_FLOOR:
+            self._curvature_too_small = True
+        return product
+
+    def callback(self, intermediate_result: optimize.OptimizeResult) -> None:
+        if self._curvature_too_small and np.array_equal(
+            intermediate_result.x, self._log.accepted
+        ):
+            # The floor met at the first CG step: a zero step, whose zero
+            # decrease must not pass for convergence. Not an iteration.
+            raise _NextScaleError
+        self._log_callback(intermediate_result)  # raises StopIteration to stop
+        if self._curvature_too_small:
+            self._stalled_iterations += 1
+        else:
+            self._stalled_iterations = 0
+        self._curvature_too_small = False
+        if self._stalled_iterations >= _CURVATURE_STALLS:
+            raise _NextScaleError
+
+
 def minimize_newton(
     method: str,
     loss_gradient: LossGradient,
@@ -409,6 +503,7 @@ def minimize_newton(
     max_iter: int,
     verbose: int = 0,
     objective_scales: tuple[float, ...] = (1.0,),
+    relative_to_start: bool = False,
     callback: IterationCallback | None = None,
     gradient_map: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     metric: np.ndarray | None = None,
@@ -454,7 +549,14 @@ def minimize_newton(
         curvature along a direction falls under 3 machine epsilons in
         absolute terms (the curvature scales with the cube of the scale), so
         a small scale can stop it early. If scipy stops before the driver's
-        test holds, the driver goes on from there with the next factor.
+        test holds, the driver goes on from there with the next factor; it
+        also does after three newton-cg iterations in a row whose inner CG met
+        that floor (scipy crawls then, without stopping).
+    relative_to_start : bool, default=False
+        Divide the factors by the objective at ``coef0`` (if positive and
+        finite), so that scipy's heuristics see the objective relative to
+        where it starts: a warm start near a small optimum (nearly separable
+        data) is then not stalled by the absolute curvature floor.
     callback : callable, optional
         ``coef -> bool`` called after each iteration; True stops the solver.
     gradient_map : callable, optional
@@ -478,19 +580,9 @@ def minimize_newton(
         callback=callback,
         tol=tol,
         window=decrease_window(method),
+        decrease=decrease_threshold(method),
         metric=metric,
     )
-
-    def check_inner_products(left: np.ndarray, right: np.ndarray, what: str):
-        # scipy takes left @ right next: bound it by Cauchy-Schwarz, in Python
-        # floats (which overflow to inf quietly).
-        bound = (
-            float(np.max(np.abs(left), initial=0.0))
-            * float(np.max(np.abs(right), initial=0.0))
-            * left.size
-        )
-        if not bound < _LARGEST_SAFE_PRODUCT:  # also catches inf and nan
-            raise _OverflowError(f"{what} overflow float64")
 
     if tol is not None and log.max_abs_gradient_at(coef0)[1] <= tol:
         # e.g. a warm start at the optimum
@@ -502,34 +594,40 @@ def minimize_newton(
         options["xtol"] = 1e-300  # relative step size: never the reason to stop
     else:
         options["gtol"] = 0.0
+    if relative_to_start:
+        initial_loss = log(coef0)[0]
+        if 0 < initial_loss < np.inf:
+            objective_scales = tuple(scale / initial_loss for scale in objective_scales)
     start = coef0
-    for objective_scale in objective_scales:
-
-        def scaled_loss_gradient(coef, objective_scale=objective_scale):
-            loss, gradient = log(coef)
-            with np.errstate(over="ignore"):  # an inf gradient is caught below
-                gradient = objective_scale * gradient
-            check_inner_products(gradient, gradient, "the gradient's inner products")
-            return objective_scale * loss, gradient
-
-        def scaled_hessp(coef, direction, objective_scale=objective_scale):
-            with np.errstate(over="ignore"):  # an inf product is caught below
-                product = objective_scale * hessp(coef, direction)
-            check_inner_products(direction, product, "the Hessian-vector products")
-            return product
-
+    for position, objective_scale in enumerate(objective_scales):
+        # newton-cg's inner CG ends on a curvature under 3 eps in absolute
+        # terms, leaving a short step: scipy then crawls (hundreds of tiny
+        # steps on near-separable data) without ever stopping early. After
+        # _CURVATURE_STALLS such iterations in a row the driver goes on at the
+        # next, larger scale. (Not after one: near the optimum a single one is
+        # harmless, and whether it happens is decided by rounding.)
+        problem = _ScaledProblem(
+            log,
+            hessp,
+            objective_scale,
+            watch_curvature=method == "newton-cg"
+            and position + 1 < len(objective_scales),
+        )
         try:
             result = optimize.minimize(
-                scaled_loss_gradient,
+                problem.loss_gradient,
                 start,
                 method=method,
                 jac=True,
-                hessp=scaled_hessp,
-                callback=log.scipy_callback(),
+                hessp=problem.hessp,
+                callback=problem.callback,
                 options={**options, "maxiter": max_iter - log.n_iter},
             )
         except _OverflowError as error:
             return log.result(log.accepted, OVERFLOW, error)
+        except _NextScaleError:
+            start = log.accepted
+            continue
         if result.status == 99 or log.n_iter >= max_iter:  # our stop, or the limit
             break
         start = log.accepted  # scipy stopped early: go on at the next scale

@@ -29,15 +29,20 @@ def test_quick_benchmark(bench_fit, tmp_path, capsys):
     assert {row["case"] for row in results["fits"]} >= {"iris", "sparse text-like"}
     for row in results["fits"]:
         assert row["ours_s"] > 0 and row["theirs_s"] > 0
-        # Same objective: at this tol, both reach the same optimum closely.
-        assert abs(row["relative_objective_difference"]) < 1e-6
+        # Same objective; lbfgs from different starts (ours: the class priors)
+        # stops at tol=1e-4 near the same optimum, not at the same point.
+        assert abs(row["relative_objective_difference"]) < 1e-3
     assert len(results["evaluations"]) == 2
 
 
 def load_script(name):
     spec = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module  # dataclasses look their module up here
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
     return module
 
 
@@ -51,3 +56,13 @@ def test_quick_cv_benchmark(capsys):
     rows = load_script("bench_cv").main(["--quick"])
     assert "warm-started" in capsys.readouterr().out
     assert rows["path_iterations_warm"] > 0 and rows["path_iterations_cold"] > 0
+
+
+def test_quick_peer_benchmark(tmp_path, capsys):
+    output = tmp_path / "peers.json"
+    results = load_script("bench_peers").main(
+        ["--quick", "--budget", "20", "--json", str(output)]
+    )
+    printed = capsys.readouterr().out
+    assert "ours / best" in printed
+    assert json.loads(output.read_text()) == json.loads(json.dumps(results))

@@ -77,7 +77,7 @@ def test_warm_started_path_needs_fewer_iterations():
     Cs = np.logspace(-2, 2, 9)
     model = SoftmaxRegressionCV(Cs=Cs, cv=CV, tol=1e-6).fit(X, y)
     cold = sum(
-        SoftmaxRegression(C=C, tol=1e-6).fit(X[train], y[train]).n_iter_
+        SoftmaxRegression(C=C, solver="lbfgs", tol=1e-6).fit(X[train], y[train]).n_iter_
         for train, _ in CV.split(X, y)
         for C in Cs
     )
