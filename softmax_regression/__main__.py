@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{value:>20.15f} {(value - f_star) / f_star:>9.1e}"
         )
     print(
-        "\ngap: (objective - optimum) / optimum, the optimum from newton-cg at tol=1e-10"
+        "\ngap: (objective - optimum) / optimum; the optimum from newton-cg at "
+        "tol=1e-10"
     )
 
 

@@ -118,7 +118,8 @@ def _warn_if_not_converged(
             "the objective's relative decrease over the last iterations was "
             f"{result.relative_decrease:.3g} and the largest gradient entry "
             f"{result.max_abs_gradient:.3g}: tol='auto' stops at a relative "
-            f"decrease of {decrease_threshold(solver):g} with a small "
+            f"decrease of {decrease_threshold(solver, np.finfo(dtype).eps):g} "
+            "with a small "
             "preconditioned gradient"
         )
     else:
@@ -219,10 +220,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         ``solver="lbfgs"``.
     solver : str, default="auto"
         One of ``"auto"``, ``"lbfgs"``, ``"newton-cg"``, ``"trust-ncg"``,
-        ``"trust-krylov"``. ``"auto"`` is ``"lbfgs"`` with ``l1_ratio > 0`` and ``"newton-cg"``
-        otherwise, measured fastest to a relative objective gap of 1e-6 on
-        the benchmarks (benchmarks/README.md) but for digits-sized dense
-        data, and the one whose ``tol="auto"`` stop is reliable on
+        ``"trust-krylov"``. ``"auto"`` is ``"lbfgs"`` with ``l1_ratio > 0``
+        or on dense data of at least 1,000,000 entries (solved in rescaled
+        coefficients, below), and ``"newton-cg"`` otherwise (sparse data,
+        smaller dense data): the faster of the two to a relative objective
+        gap of 1e-6 on each benchmark case (benchmarks/README.md), and
+        newton-cg's ``tol="auto"`` stop is the reliable one on
         ill-conditioned data.
         ``"lbfgs"``: :func:`scipy.optimize.minimize` with ``L-BFGS-B`` and the
         analytic gradient, with scikit-learn's settings (up to 50 line-search
@@ -470,7 +473,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         Returns the flat solution ``[W, b]`` and the solver's result.
         """
         n_features = X.shape[1]
-        solver = resolve_solver(self.solver, l1_ratio)
+        solver = resolve_solver(self.solver, X, l1_ratio)
         if coef0 is None:
             coef0 = initial_coef(
                 y_encoded, classes.size, n_features, self.fit_intercept, fit_weight

@@ -35,20 +35,37 @@ _LARGEST_SCALE = 1e12
 _SCALING_MIN_ENTRIES = 1_000_000
 
 
-def resolve_solver(solver: str, l1_ratio: float) -> str:
-    """Return the solver ``"auto"`` stands for: newton-cg, or lbfgs with L1.
+def changes_variables(X, l1_ratio: float) -> bool:
+    """Whether a fit works in diagonally rescaled coefficients.
 
-    The L1 penalty needs the bound-constrained L-BFGS-B. Otherwise newton-cg,
-    measured to a relative gap of 1e-6 on every benchmark case
-    (benchmarks/README.md): on sparse text-like data 5-8x faster than lbfgs,
-    on large dense data as fast or faster; only on digits (1,797 x 64) is
-    lbfgs faster (32 ms against 38 ms), and its ``tol="auto"`` stop is
-    reliable only on well-conditioned problems (raw, unscaled digits: a gap
-    of 3e-4), while newton-cg's is on all of them.
+    Dense data of at least ``_SCALING_MIN_ENTRIES`` entries with an L2
+    penalty: there the rescaling took newton-cg 1.5-2.7x less time on the
+    benchmarks. On sparse text-like data it made newton-cg slower (the
+    curvature of rare features at the start overstates theirs at the optimum).
+    """
+    return (
+        l1_ratio == 0
+        and not sp.issparse(X)
+        and X.shape[0] * X.shape[1] >= _SCALING_MIN_ENTRIES
+    )
+
+
+def resolve_solver(solver: str, X, l1_ratio: float) -> str:
+    """Return the solver ``"auto"`` stands for: lbfgs or newton-cg.
+
+    lbfgs for L1 and elastic net (they need the bound-constrained L-BFGS-B),
+    and for data solved in rescaled coefficients (:func:`changes_variables`),
+    where it reached a relative gap of 1e-6 before newton-cg on every large
+    dense benchmark (200,000 x 100 x 10: 0.99 s against 1.8 s with their
+    ``tol="auto"`` stops; 100 classes 1.0 s against 1.7 s; 2,000 x 5,000
+    0.70 s against 0.94 s). newton-cg otherwise: on sparse text-like data
+    5-8x faster than lbfgs, as fast on small dense data, and its
+    ``tol="auto"`` stop is reliable on ill-conditioned data where lbfgs's is
+    not (unscaled digits: lbfgs stops at a gap of 3e-4).
     """
     if solver != "auto":
         return solver
-    return "lbfgs" if l1_ratio > 0 else "newton-cg"
+    return "lbfgs" if l1_ratio > 0 or changes_variables(X, l1_ratio) else "newton-cg"
 
 
 def initial_coef(
@@ -145,7 +162,7 @@ def fit_coef(
         What the solver reached (its ``coef`` is in the solver's variables).
     """
     n_samples, n_features = X.shape
-    solver = resolve_solver(solver, l1_ratio)
+    solver = resolve_solver(solver, X, l1_ratio)
     if solver == "trust-krylov" and l1_ratio == 0:
         _warn_about_trlib_memory(n_classes * (n_features + fit_intercept))
     largest_weight, relative_weight_sum = _weight_sum_factors(sample_weight, n_samples)
@@ -179,11 +196,7 @@ def fit_coef(
         # The stop for tol=None also tests the Jacobi-preconditioned gradient,
         # and large dense problems are solved in scaled variables: both need
         # the Hessian's diagonal at the start (one pass over X).
-        change_variables = (
-            l1_ratio == 0
-            and not sp.issparse(X)
-            and n_samples * n_features >= _SCALING_MIN_ENTRIES
-        )
+        change_variables = changes_variables(X, l1_ratio)
         scaling = None
         if tol is None or change_variables:
             scaling = DiagonalScaling(
@@ -213,6 +226,7 @@ def fit_coef(
                 if callback is None
                 else lambda variables: callback(split.to_coef(variables)),
                 metric=metric,
+                eps=float(np.finfo(X.dtype).eps),
             )
             return split.to_coef(result.coef), result
         loss_gradient, hessp, start = loss.loss_gradient, loss.hessp, coef0
@@ -232,6 +246,7 @@ def fit_coef(
             "callback": callback,
             "gradient_map": scaling.gradient_in_coef if change_variables else None,
             "metric": None if scaling is None else scaling.inverse_diagonal,
+            "eps": float(np.finfo(X.dtype).eps),
         }
         if solver == "lbfgs":
             result = minimize_lbfgs(loss_gradient, start, ftol=0.0, **common)

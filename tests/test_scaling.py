@@ -12,7 +12,13 @@ import pytest
 import scipy.sparse as sp
 import scipy.special
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_classification,
+)
 from sklearn.preprocessing import StandardScaler
 
 import softmax_regression._fit as fit_module
@@ -133,9 +139,30 @@ def test_diagonal_scaling_is_the_hessian_diagonal_at_the_start(fit_intercept):
 
 
 def test_resolve_solver_rule():
-    assert resolve_solver("auto", 0.0) == "newton-cg"
-    assert resolve_solver("auto", 0.5) == "lbfgs"
-    assert resolve_solver("trust-ncg", 0.0) == "trust-ncg"
+    small = np.ones((10, 3))
+    large = np.lib.stride_tricks.as_strided(np.ones(1), (1_000, 1_000), (0, 0))
+    text = sp.csr_matrix((10**6, 10))
+    assert resolve_solver("auto", small, 0.0) == "newton-cg"
+    assert resolve_solver("auto", text, 0.0) == "newton-cg"
+    assert resolve_solver("auto", large, 0.0) == "lbfgs"  # 1e6 dense entries
+    assert resolve_solver("auto", small, 0.5) == "lbfgs"
+    assert resolve_solver("trust-ncg", large, 0.0) == "trust-ncg"
+
+
+def test_default_fit_on_large_dense_data_runs_lbfgs_in_rescaled_variables(capsys):
+    X, y = make_classification(
+        n_samples=10_000, n_features=100, n_informative=20, n_classes=3,
+        random_state=0,
+    )  # fmt: skip
+    X[:, 0] *= 1000.0  # badly scaled: the change of variables matters
+    model = SoftmaxRegression(verbose=1)
+    exact = SoftmaxRegression(solver="newton-cg", tol=1e-10, max_iter=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, y)
+    assert capsys.readouterr().out.startswith("[lbfgs]")
+    f_star = objective(exact.fit(X, y), X, y)
+    assert objective(model, X, y) - f_star <= 1e-6 * f_star
 
 
 def _cases():
