@@ -1,4 +1,4 @@
-"""Data sets shared by the benchmark scripts.
+"""Data sets, and the record of the machine and versions, shared by the benchmarks.
 
 ``text_like`` is the sparse text-like generator: a bag-of-words matrix whose
 column popularity follows Zipf's law (column ``j`` is drawn with probability
@@ -11,8 +11,13 @@ softmax model itself, so the problem is well specified).
 
 from __future__ import annotations
 
+import datetime
+import platform
+
 import numpy as np
+import scipy
 import scipy.sparse as sp
+import sklearn
 from sklearn.datasets import load_digits, load_iris, make_classification
 from sklearn.preprocessing import StandardScaler
 
@@ -64,3 +69,24 @@ def text_like(n_samples, n_features, nnz_per_row, n_classes, seed=0) -> tuple:
     true_weights = rng.normal(size=(n_features, n_classes)) * 3
     scores = X @ true_weights + rng.gumbel(size=(n_samples, n_classes))
     return X, scores.argmax(axis=1)
+
+
+def run_environment() -> dict:
+    """The date, machine and versions a benchmark's JSON records."""
+    import softmax_regression
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": softmax_regression._parallel.available_cpus(),
+        },
+        "versions": {
+            "softmax_regression": softmax_regression.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__,
+        },
+    }

@@ -16,27 +16,26 @@ cannot avoid, X @ W.T and G.T @ X, on the same arrays.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
 import statistics
+import sys
 import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
 
 import numpy as np
-import scipy
 import scipy.sparse as sp
-import sklearn
-from sklearn.datasets import load_digits, load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-import softmax_regression
+sys.path.insert(0, str(Path(__file__).parent))
+import _cases
+
 from softmax_regression import SoftmaxRegression
 from softmax_regression._linear_loss import LinearSoftmaxLoss
 from softmax_regression._parallel import evaluation_threads, threads_for_work
@@ -73,75 +72,35 @@ class FitRow:
     theirs_peak_mb: float
 
 
-def standardised(load) -> tuple:
-    X, y = load(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
-def dense(n_samples, n_features, n_classes, dtype=np.float64) -> Callable:
-    def make():
-        X, y = make_classification(
-            n_samples,
-            n_features,
-            n_informative=min(n_features // 2, 3 * n_classes),
-            n_redundant=0,
-            n_classes=n_classes,
-            n_clusters_per_class=1,
-            flip_y=0.05,
-            random_state=0,
-        )
-        return X.astype(dtype), y
-
-    return make
-
-
-def text_like(n_samples, n_features, nnz_per_row, n_classes) -> Callable:
-    """CSR with Zipf-distributed columns, L2-normalised log counts, planted labels."""
-
-    def make():
-        rng = np.random.default_rng(0)
-        ranks = np.arange(1, n_features + 1)
-        column_probability = 1.0 / ranks**1.1
-        column_probability /= column_probability.sum()
-        nnz = n_samples * nnz_per_row
-        indices = rng.choice(n_features, size=nnz, p=column_probability)
-        data = np.log1p(rng.poisson(2.0, size=nnz) + 1.0)
-        indptr = np.arange(0, nnz + 1, nnz_per_row)
-        X = sp.csr_matrix((data, indices, indptr), shape=(n_samples, n_features))
-        X.sum_duplicates()
-        X = X.multiply(1 / np.sqrt(X.multiply(X).sum(axis=1))).tocsr()
-        true_weights = rng.normal(size=(n_features, n_classes)) * 3
-        scores = X @ true_weights + rng.gumbel(size=(n_samples, n_classes))
-        return X, scores.argmax(axis=1)
-
-    return make
-
-
 def cases(quick: bool) -> list[Case]:
     if quick:
         return [
-            Case("iris", lambda: standardised(load_iris)),
-            Case("dense", dense(2_000, 20, 5)),
-            Case("dense float32", dense(2_000, 20, 5, np.float32)),
-            Case("sparse text-like", text_like(1_000, 2_000, 20, 4)),
-            Case("dense, trust-ncg", dense(2_000, 20, 5), solver="trust-ncg"),
+            Case("iris", _cases.iris),
+            Case("dense", partial(_cases.dense, 2_000, 20, 5)),
+            Case("dense float32", partial(_cases.dense, 2_000, 20, 5, np.float32)),
+            Case("sparse text-like", partial(_cases.text_like, 1_000, 2_000, 20, 4)),
+            Case(
+                "dense, trust-ncg",
+                partial(_cases.dense, 2_000, 20, 5),
+                solver="trust-ncg",
+            ),
         ]
     return [
-        Case("iris", lambda: standardised(load_iris)),
-        Case("digits", lambda: standardised(load_digits)),
-        Case("digits, BLAS 1 thread", lambda: standardised(load_digits), 1),
-        Case("dense", dense(200_000, 100, 10)),
-        Case("dense float32", dense(200_000, 100, 10, np.float32)),
-        Case("many classes", dense(20_000, 200, 100)),
-        Case("sparse text-like", text_like(100_000, 50_000, 50, 20)),
-        Case("wide", dense(2_000, 5_000, 5)),
+        Case("iris", _cases.iris),
+        Case("digits", _cases.digits),
+        Case("digits, BLAS 1 thread", _cases.digits, 1),
+        Case("dense", partial(_cases.dense, 200_000, 100, 10)),
+        Case("dense float32", partial(_cases.dense, 200_000, 100, 10, np.float32)),
+        Case("many classes", partial(_cases.dense, 20_000, 200, 100)),
+        Case("sparse text-like", partial(_cases.text_like, 100_000, 50_000, 50, 20)),
+        Case("wide", partial(_cases.dense, 2_000, 5_000, 5)),
         *(
             Case(f"{name}, {solver}", make, solver=solver)
             for solver in ("newton-cg", "trust-ncg", "trust-krylov")
             for name, make in (
-                ("digits", lambda: standardised(load_digits)),
-                ("dense", dense(200_000, 100, 10)),
-                ("many classes", dense(20_000, 200, 100)),
+                ("digits", _cases.digits),
+                ("dense", partial(_cases.dense, 200_000, 100, 10)),
+                ("many classes", partial(_cases.dense, 20_000, 200, 100)),
             )
         ),
     ]
@@ -230,7 +189,7 @@ def median_ms(function: Callable[[], object], repeats: int) -> float:
 def evaluation_row(n_samples: int, dtype, repeats: int) -> dict:
     """Time one objective+gradient evaluation against the two bare products."""
     n_classes = 10
-    X, y = dense(n_samples, 100, n_classes, dtype)()
+    X, y = _cases.dense(n_samples, 100, n_classes, dtype)
     rng = np.random.default_rng(0)
     coef = rng.normal(scale=0.01, size=n_classes * 101)
     weights = coef[: n_classes * 100].reshape(n_classes, 100).astype(dtype)
@@ -322,19 +281,7 @@ def main(argv: list[str] | None = None) -> dict:
     print_evaluation_table(evaluation_rows)
 
     results = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": softmax_regression._parallel.available_cpus(),
-        },
-        "versions": {
-            "softmax_regression": softmax_regression.__version__,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
+        **_cases.run_environment(),
         "settings": {"C": C, "tol": TOL, "max_iter": MAX_ITER, "repeats": repeats},
         "fits": [asdict(row) for row in fit_rows],
         "evaluations": evaluation_rows,

@@ -29,10 +29,8 @@ is documented there).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import multiprocessing
-import platform
 import statistics
 import sys
 import time
@@ -41,9 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy
 import scipy.sparse as sp
-import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
@@ -51,7 +47,6 @@ from sklearn.model_selection import StratifiedKFold
 sys.path.insert(0, str(Path(__file__).parent))
 import _cases
 
-import softmax_regression
 from softmax_regression import SoftmaxRegression, SoftmaxRegressionCV
 from softmax_regression._linear_loss import LinearSoftmaxLoss
 
@@ -519,19 +514,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.growth
     ) else None  # fmt: skip
     results = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": softmax_regression._parallel.available_cpus(),
-        },
-        "versions": {
-            "softmax_regression": softmax_regression.__version__,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
+        **_cases.run_environment(),
         "settings": {"budget_s": budget, "repeats": repeats, "tols": TOLS},
         "cases": rows,
         "cv": cv,
