@@ -30,6 +30,7 @@ from sklearn.utils.validation import (
 )
 
 from ._estimator import SoftmaxRegression, _check_solver
+from ._fit import InMemoryData
 
 
 def _labelled_scorer(scoring, classes: np.ndarray):
@@ -90,6 +91,7 @@ def _fold_path(
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
     weight_train = None if sample_weight is None else sample_weight[train]
+    data = InMemoryData(X_train, y_encoded[train], classes.size, weight_train)
     hook_data = {"estimator": estimator, "X": X_train, "y": y_train}
     task.call_on_fit_task_begin(**hook_data)
     n_features = X.shape[1]
@@ -104,11 +106,10 @@ def _fold_path(
         C_task.call_on_fit_task_begin(**hook_data)
         coef, result = estimator._solve(
             C_task,
+            data,
             X_train,
             y_train,
-            y_encoded[train],
             classes,
-            weight_train,
             C=C,
             l1_ratio=l1_ratio,
             coef0=coef,
@@ -388,11 +389,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             )
             mean_coef, _ = self._solve(
                 refit_task,
+                InMemoryData(X, y_encoded, classes.size, fit_weight),
                 X,
                 y,
-                y_encoded,
                 classes,
-                fit_weight,
                 C=self.C_,
                 l1_ratio=self.l1_ratio_,
                 coef0=mean_coef,

@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from ._callbacks import CallbackSupportMixin, IterationTasks, has_callbacks
-from ._fit import fit_coef, initial_coef, resolve_solver
+from ._fit import InMemoryData, fit_coef, initial_coef, resolve_solver
 from ._loss import _softmax_inplace, log_softmax
 from ._solvers import (
     CONVERGED,
@@ -434,11 +434,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         task.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
         coef, result = self._solve(
             task,
+            InMemoryData(X, y_encoded, classes.size, fit_weight),
             X,
             y,
-            y_encoded,
             classes,
-            fit_weight,
             C=self.C,
             l1_ratio=self.l1_ratio,
             coef0=self._warm_start_coef(classes, X.shape[1]),
@@ -454,11 +453,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     def _solve(
         self,
         task,
+        data: InMemoryData,
         X,
         y,
-        y_encoded,
         classes,
-        fit_weight,
         *,
         C: float,
         l1_ratio: float,
@@ -468,6 +466,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     ) -> tuple[np.ndarray, SolverResult]:
         """Fit one ``(C, l1_ratio)`` with this estimator's solver settings.
 
+        ``data`` is what the solver sees (:class:`~._fit.InMemoryData`, or
+        a Dask cluster's); ``X`` and ``y`` are what the callbacks are shown.
         Each solver iteration is a callback subtask of ``task`` (if callbacks
         are set); a ConvergenceWarning says why the solver stopped short.
         Returns the flat solution ``[W, b]`` and the solver's result.
@@ -475,9 +475,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         n_features = X.shape[1]
         solver = resolve_solver(self.solver, X, l1_ratio)
         if coef0 is None:
-            coef0 = initial_coef(
-                y_encoded, classes.size, n_features, self.fit_intercept, fit_weight
-            )
+            coef0 = initial_coef(data.class_priors(), n_features, self.fit_intercept)
         iterations = None
         if has_callbacks(self):
             iterations = IterationTasks(
@@ -493,10 +491,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 metadata=metadata,
             )
         coef, result = fit_coef(
-            X,
-            y_encoded,
-            classes.size,
-            fit_weight,
+            data,
             C=C,
             l1_ratio=l1_ratio,
             fit_intercept=self.fit_intercept,
@@ -510,7 +505,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         )
         if iterations is not None:
             iterations.close()
-        _warn_if_not_converged(result, solver, self.max_iter, self.tol, X.dtype)
+        _warn_if_not_converged(result, solver, self.max_iter, self.tol, data.dtype)
         return coef, result
 
     def _validate_fit_data(self, X, y, sample_weight):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,6 +33,11 @@ _LARGEST_SCALE = 1e12
 _SCALING_MIN_ENTRIES = 1_000_000
 
 
+def is_sparse(X) -> bool:
+    """Whether ``X`` is a scipy.sparse matrix, or a Dask array of them."""
+    return sp.issparse(X) or sp.issparse(getattr(X, "_meta", None))
+
+
 def changes_variables(X, l1_ratio: float) -> bool:
     """Whether a fit works in diagonally rescaled coefficients.
 
@@ -44,7 +51,7 @@ def changes_variables(X, l1_ratio: float) -> bool:
     """
     return (
         l1_ratio == 0
-        and not sp.issparse(X)
+        and not is_sparse(X)
         and X.shape[0] * X.shape[1] >= _SCALING_MIN_ENTRIES
     )
 
@@ -68,31 +75,94 @@ def resolve_solver(solver: str, X, l1_ratio: float) -> str:
 
 
 def initial_coef(
-    y: np.ndarray,
-    n_classes: int,
-    n_features: int,
-    fit_intercept: bool,
-    sample_weight: np.ndarray | None,
+    priors: np.ndarray, n_features: int, fit_intercept: bool
 ) -> np.ndarray:
     """Return the starting point: ``W = 0``, intercepts at the log class priors.
 
     The intercepts minimise the objective for ``W = 0`` (a constant model
-    predicts the weighted class shares), saving the solvers the iterations
-    that find them from zero. Flat ``[W, b]``, float64.
+    predicts the weighted class shares ``priors``), saving the solvers the
+    iterations that find them from zero. Flat ``[W, b]``, float64.
     """
+    n_classes = priors.size
     coef = np.zeros(n_classes * (n_features + fit_intercept))
     if fit_intercept:
-        coef[n_classes * n_features :] = prior_intercepts(
-            class_priors(y, n_classes, sample_weight)
-        )
+        coef[n_classes * n_features :] = prior_intercepts(priors)
     return coef
 
 
+class InMemoryData:
+    """Training data in memory, as a fit sees it.
+
+    What :func:`fit_coef` needs of the data, which another backend provides
+    in its own way (``softmax_regression._dask.DaskData`` sums it over a
+    cluster's workers): the shape, dtype and kind of ``X``, the weighted class
+    shares, the weight sum, the weighted column means of squares, and the
+    objective with its data term.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Validated training data, float32 or float64.
+    y : ndarray of shape (n_samples,)
+        Class indices in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Non-negative weights with a positive sum (class weights included).
+    """
+
+    def __init__(
+        self, X, y: np.ndarray, n_classes: int, sample_weight: np.ndarray | None
+    ) -> None:
+        self.X = X
+        self.y = y
+        self.n_classes = n_classes
+        self.sample_weight = sample_weight
+        self.shape = X.shape
+        self.dtype = X.dtype
+        self.sparse = sp.issparse(X)
+
+    def entries(self) -> int:
+        """Return the stored entries of ``X``: the work of one pass, per class."""
+        return self.X.nnz if self.sparse else self.shape[0] * self.shape[1]
+
+    def class_priors(self) -> np.ndarray:
+        return class_priors(self.y, self.n_classes, self.sample_weight)
+
+    def weight_sum_factors(self) -> tuple[float, float]:
+        return _weight_sum_factors(self.sample_weight, self.shape[0])
+
+    def column_square_means(self) -> np.ndarray:
+        return weighted_column_square_means(self.X, self.sample_weight)
+
+    @contextmanager
+    def objective(
+        self, l2_reg_strength: float, fit_intercept: bool, n_threads: int | None
+    ) -> Iterator[LinearSoftmaxLoss]:
+        """Open the objective, its threads running while the context is open.
+
+        BLAS is pinned before the evaluation threads start and released after
+        they are joined (contexts exit in reverse order), also on an exception.
+        """
+        if n_threads is None:
+            n_threads = threads_for_work(self.entries() * self.n_classes)
+        with (
+            evaluation_threads(n_threads) as n_threads,
+            LinearSoftmaxLoss(
+                self.X,
+                self.y,
+                self.n_classes,
+                self.sample_weight,
+                l2_reg_strength=l2_reg_strength,
+                fit_intercept=fit_intercept,
+                n_threads=n_threads,
+            ) as loss,
+        ):
+            yield loss
+
+
 def fit_coef(
-    X,
-    y: np.ndarray,
-    n_classes: int,
-    sample_weight: np.ndarray | None,
+    data: InMemoryData,
     *,
     C: float,
     l1_ratio: float,
@@ -120,14 +190,9 @@ def fit_coef(
 
     Parameters
     ----------
-    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-        Validated training data, float32 or float64.
-    y : ndarray of shape (n_samples,)
-        Class indices in ``[0, n_classes)``.
-    n_classes : int
-        Number of classes.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Non-negative weights with a positive sum (class weights included).
+    data : InMemoryData or DaskData
+        The training data, its labels and sample weights (class weights
+        included), as :class:`InMemoryData` describes it.
     C : float
         Inverse penalty strength, in ``(0, inf]``.
     l1_ratio : float
@@ -160,34 +225,20 @@ def fit_coef(
     result : SolverResult
         What the solver reached (its ``coef`` is in the solver's variables).
     """
-    n_samples, n_features = X.shape
-    solver = resolve_solver(solver, X, l1_ratio)
+    n_features = data.shape[1]
+    n_classes = data.n_classes
+    solver = resolve_solver(solver, data.X, l1_ratio)
     if solver == "trust-krylov" and l1_ratio == 0:
         _warn_about_trlib_memory(n_classes * (n_features + fit_intercept))
-    largest_weight, relative_weight_sum = _weight_sum_factors(sample_weight, n_samples)
-    if n_threads is None:
-        work = (X.nnz if sp.issparse(X) else n_samples * n_features) * n_classes
-        n_threads = threads_for_work(work)
+    largest_weight, relative_weight_sum = data.weight_sum_factors()
+    priors = data.class_priors()
     if coef0 is None:
-        coef0 = initial_coef(y, n_classes, n_features, fit_intercept, sample_weight)
+        coef0 = initial_coef(priors, n_features, fit_intercept)
     # scikit-learn's scaling: C multiplies the summed, not the mean, loss:
     # 1 / (C S), with S in two factors that cannot overflow on their own (it
     # is 1 / (C n) without weights, bit for bit scikit-learn's).
     penalty = 1.0 / (C * largest_weight * relative_weight_sum)
-    # BLAS is pinned before the evaluation threads start and released after
-    # they are joined (contexts exit in reverse order), also on an exception.
-    with (
-        evaluation_threads(n_threads) as n_threads,
-        LinearSoftmaxLoss(
-            X,
-            y,
-            n_classes,
-            sample_weight,
-            l2_reg_strength=(1.0 - l1_ratio) * penalty,
-            fit_intercept=fit_intercept,
-            n_threads=n_threads,
-        ) as loss,
-    ):
+    with data.objective((1.0 - l1_ratio) * penalty, fit_intercept, n_threads) as loss:
         # Stop on the gradient alone (ftol=0), so that tol means what it says:
         # scikit-learn also stops when the objective's relative decrease is
         # under 64 * eps, which at small tol can leave the gradient 1000x
@@ -195,13 +246,13 @@ def fit_coef(
         # The stop for tol=None also tests the Jacobi-preconditioned gradient,
         # and large dense problems are solved in scaled variables: both need
         # the Hessian's diagonal at the start (one pass over X).
-        change_variables = changes_variables(X, l1_ratio)
-        eps = float(np.finfo(X.dtype).eps)  # of the arithmetic the loss is in
+        change_variables = changes_variables(data.X, l1_ratio)
+        eps = float(np.finfo(data.dtype).eps)  # of the arithmetic the loss is in
         scaling = None
         if tol is None or change_variables:
             scaling = DiagonalScaling(
-                weighted_column_square_means(X, sample_weight),
-                class_priors(y, n_classes, sample_weight),
+                data.column_square_means(),
+                priors,
                 loss.l2_reg_strength,
                 fit_intercept,
             )

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 import scipy.special
 from numpy.testing import assert_allclose
 
-import softmax_regression._linear_loss as linear_loss_module
+import softmax_regression._shard as shard_module
 from softmax_regression._linear_loss import LinearSoftmaxLoss, SplitL1Loss
 
 N_SAMPLES, N_FEATURES, N_CLASSES = 30, 4, 3
@@ -99,7 +99,7 @@ def test_float32_computed_in_float32(sparse):
     loss64 = LinearSoftmaxLoss(
         X64, y, N_CLASSES, sample_weight.astype(np.float64), 0.1, True
     )
-    assert loss32._raw.dtype == np.float32
+    assert loss32.data_term.shard._raw.dtype == np.float32
     coef = np.random.default_rng(3).normal(size=loss32.n_coef)
     value32, gradient32 = loss32.loss_gradient(coef)
     value64, gradient64 = loss64.loss_gradient(coef)
@@ -123,7 +123,7 @@ def test_x_is_referenced_not_copied():
     X.flags.writeable = False
     loss = LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True)
     loss.loss_gradient(np.zeros(loss.n_coef))
-    assert loss.X is X
+    assert loss.data_term.X is X
 
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
@@ -133,8 +133,8 @@ def test_blocks_and_threads_do_not_change_the_result(
     monkeypatch, n_threads, layout, weighted
 ):
     # Tiny blocks: many of them per thread, of unequal sizes.
-    monkeypatch.setattr(linear_loss_module, "_DENSE_BLOCK_BYTES", 1)
-    monkeypatch.setattr(linear_loss_module, "_MIN_BLOCK_ROWS", 7)
+    monkeypatch.setattr(shard_module, "_DENSE_BLOCK_BYTES", 1)
+    monkeypatch.setattr(shard_module, "_MIN_BLOCK_ROWS", 7)
     rng = np.random.default_rng(5)
     n_samples, n_features, n_classes = 101, 6, 4
     X = rng.normal(size=(n_samples, n_features))
@@ -156,7 +156,7 @@ def test_blocks_and_threads_do_not_change_the_result(
         X_layout, y, n_classes, sample_weight, 0.2, True, n_threads=n_threads
     ) as loss:
         if layout in ("C", "F", "float32"):
-            assert len(loss._blocks) > n_threads
+            assert len(loss.data_term.shard._blocks) > n_threads
         value, gradient = loss.loss_gradient(coef)
         assert_allclose(value, loss.loss_gradient(coef)[0], rtol=1e-15)
     with LinearSoftmaxLoss(X, y, n_classes, sample_weight, 0.2, True) as single:
@@ -169,10 +169,12 @@ def test_blocks_and_threads_do_not_change_the_result(
 def test_blocks_of_sparse_x_are_views():
     X, y, _ = make_problem(sparse=True)
     with LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True, n_threads=2) as loss:
-        assert len(loss._blocks) == 2
-        for block in loss._blocks:
-            assert np.shares_memory(block.X.data, X.data)
-            assert np.shares_memory(block.scores, loss._raw)
+        shard = loss.data_term.shard
+        assert len(shard._blocks) == 2
+        for block in shard._blocks:
+            view = shard_module._row_view(X, block.start, block.stop)
+            assert np.shares_memory(view.data, X.data)
+            assert np.shares_memory(block.scores, shard._raw)
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
@@ -182,8 +184,8 @@ def test_blocks_of_sparse_x_are_views():
 def test_hessp_matches_finite_differences_of_the_gradient(
     monkeypatch, fit_intercept, weighted, sparse, n_threads
 ):
-    monkeypatch.setattr(linear_loss_module, "_DENSE_BLOCK_BYTES", 1)
-    monkeypatch.setattr(linear_loss_module, "_MIN_BLOCK_ROWS", 7)
+    monkeypatch.setattr(shard_module, "_DENSE_BLOCK_BYTES", 1)
+    monkeypatch.setattr(shard_module, "_MIN_BLOCK_ROWS", 7)
     X, y, sample_weight = make_problem(sparse=sparse, weighted=weighted)
     rng = np.random.default_rng(6)
     with LinearSoftmaxLoss(

@@ -9,13 +9,13 @@ from sklearn.datasets import make_classification
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from softmax_regression import SoftmaxRegression
-from softmax_regression._linear_loss import LinearSoftmaxLoss
 from softmax_regression._parallel import (
     _MIN_WORK_PER_THREAD,
     available_cpus,
     evaluation_threads,
     threads_for_work,
 )
+from softmax_regression._shard import CrossEntropyShard
 
 np.ones(2) @ np.ones(2)  # BLAS is loaded before any limit is read
 BLAS = ThreadpoolController().select(user_api="blas")
@@ -54,13 +54,13 @@ def limits_above_one():
 def evaluations(monkeypatch):
     """Record, at every evaluation of a block group, its BLAS limits and threads."""
     records = []
-    group_loss_gradient = LinearSoftmaxLoss._group_loss_gradient
+    group_loss_gradient = CrossEntropyShard._group_loss_gradient
 
-    def recording(self, blocks, weights, intercept):
+    def recording(self, blocks, X, weights, intercept):
         records.append((blas_limits(), len(self._groups)))
-        return group_loss_gradient(self, blocks, weights, intercept)
+        return group_loss_gradient(self, blocks, X, weights, intercept)
 
-    monkeypatch.setattr(LinearSoftmaxLoss, "_group_loss_gradient", recording)
+    monkeypatch.setattr(CrossEntropyShard, "_group_loss_gradient", recording)
     return records
 
 
@@ -192,18 +192,18 @@ def test_blas_stays_pinned_until_the_evaluation_threads_are_gone(
     # that group must finish under the pinned BLAS before the limit returns.
     seen_by_slow_group = []
     slow_group_started = threading.Event()
-    group_loss_gradient = LinearSoftmaxLoss._group_loss_gradient
+    group_loss_gradient = CrossEntropyShard._group_loss_gradient
 
-    def interrupted(self, blocks, weights, intercept):
+    def interrupted(self, blocks, X, weights, intercept):
         if blocks[0] is self._groups[0][0]:
             slow_group_started.wait(timeout=10)
             raise KeyboardInterrupt
         slow_group_started.set()
         time.sleep(0.3)
         seen_by_slow_group.append(blas_limits())
-        return group_loss_gradient(self, blocks, weights, intercept)
+        return group_loss_gradient(self, blocks, X, weights, intercept)
 
-    monkeypatch.setattr(LinearSoftmaxLoss, "_group_loss_gradient", interrupted)
+    monkeypatch.setattr(CrossEntropyShard, "_group_loss_gradient", interrupted)
     X, y = problem(40_000)
     with pytest.raises(KeyboardInterrupt):
         SoftmaxRegression().fit(X, y)

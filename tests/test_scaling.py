@@ -68,13 +68,14 @@ def test_class_priors_are_weighted_shares():
 def test_initial_coef_zeroes_the_intercept_gradient(weighted):
     X, y = standardised(load_wine)
     weights = np.random.default_rng(0).uniform(0.1, 3, len(y)) if weighted else None
-    coef0 = initial_coef(y, 3, X.shape[1], True, weights)
+    coef0 = initial_coef(class_priors(y, 3, weights), X.shape[1], True)
     assert_array_equal(coef0[: 3 * X.shape[1]], 0.0)
     with LinearSoftmaxLoss(X, y, 3, weights, 1.0 / len(y), True) as loss:
         _, gradient = loss.loss_gradient(coef0)
     # The best constant model: the intercepts' gradient, mean(p - y), is zero.
     assert_allclose(gradient[3 * X.shape[1] :], 0.0, atol=1e-15)
-    assert_array_equal(initial_coef(y, 3, X.shape[1], False, weights), 0.0)
+    priors = class_priors(y, 3, weights)
+    assert_array_equal(initial_coef(priors, X.shape[1], False), 0.0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -108,7 +109,7 @@ def test_diagonal_scaling_is_the_hessian_diagonal_at_the_start(fit_intercept):
     X = X * np.array([1.0, 10.0, 0.1, 3.0])  # columns of different scales
     weights = np.random.default_rng(1).uniform(0.5, 2, len(y))
     n_classes, l2 = 3, 0.01
-    coef0 = initial_coef(y, n_classes, X.shape[1], fit_intercept, weights)
+    coef0 = initial_coef(class_priors(y, n_classes, weights), X.shape[1], fit_intercept)
     with LinearSoftmaxLoss(X, y, n_classes, weights, l2, fit_intercept) as loss:
         loss.loss_gradient(coef0)
         unit = np.eye(coef0.size)
@@ -252,7 +253,7 @@ def test_newton_falls_back_to_the_summed_objective_when_scipy_stalls():
 
     X, y = standardised(load_digits)
     with LinearSoftmaxLoss(X, y, 10, None, 1.0 / len(y), True) as loss:
-        coef0 = initial_coef(y, 10, X.shape[1], True, None)
+        coef0 = initial_coef(class_priors(y, 10, None), X.shape[1], True)
         # On the mean loss scipy's absolute curvature test ends the inner CG
         # with a zero step far above tol=1e-12 ...
         stalled = minimize_newton(
