@@ -29,7 +29,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from ._estimator import SoftmaxRegression, _check_solver
+from ._estimator import SoftmaxRegression, _any_dask, _check_solver
 from ._fit import InMemoryData
 
 
@@ -307,6 +307,14 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self : SoftmaxRegressionCV
             The fitted estimator.
         """
+        if _any_dask(X, y, sample_weight):
+            raise TypeError(
+                f"{type(self).__name__} does not fit Dask collections: its folds "
+                "would each need their own pass over the cluster. Choose C on a "
+                "sample that fits in memory (SoftmaxRegressionCV on "
+                "X_sample.compute()), then fit SoftmaxRegression(C=...) on the "
+                "Dask data."
+            )
         _raise_for_params(params, self, "fit", allow={"groups"})
         Cs, l1_ratios = self._check_grid()
         _check_solver(self.solver, float(l1_ratios.max()))

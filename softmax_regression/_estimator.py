@@ -19,6 +19,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _check_feature_names,
     _check_sample_weight,
     check_is_fitted,
     validate_data,
@@ -41,6 +42,12 @@ from ._version import DOCS_URL
 _ACCEPTED_SPARSE = ["csr", "csc"]
 _ACCEPTED_DTYPES = [np.float64, np.float32]
 SOLVERS = ("auto", "lbfgs", *NEWTON_METHODS)
+
+
+def _any_dask(*values) -> bool:
+    """Whether any of ``values`` is a Dask collection (Dask is not imported)."""
+    dask = sys.modules.get("dask")
+    return dask is not None and any(dask.is_dask_collection(v) for v in values)
 
 
 def _check_class_weight_values(class_weight: dict) -> None:
@@ -426,24 +433,44 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         _check_solver(self.solver, self.l1_ratio)
+        if _any_dask(X, y, sample_weight):
+            from . import _dask
+
+            # A Dask collection's empty pandas/NumPy counterpart has its names.
+            _check_feature_names(self, X._meta, reset=True)
+            with _dask.DaskData(
+                X,
+                y,
+                sample_weight,
+                self.class_weight,
+                self.fit_intercept,
+                type(self).__name__,
+            ) as data:
+                self.n_features_in_ = data.shape[1]
+                return self._fit_data(data, X, y, data.classes, sample_weight)
         X, y, classes, y_encoded, fit_weight = self._validate_fit_data(
             X, y, sample_weight
         )
+        data = InMemoryData(X, y_encoded, classes.size, fit_weight)
+        return self._fit_data(data, X, y, classes, sample_weight)
+
+    def _fit_data(self, data, X, y, classes, sample_weight):
+        """Fit on validated ``data``; ``X``, ``y`` as the callbacks see them."""
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         task = self._init_callback_context(max_subtasks=self.max_iter + 1)
         task.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
         coef, result = self._solve(
             task,
-            InMemoryData(X, y_encoded, classes.size, fit_weight),
+            data,
             X,
             y,
             classes,
             C=self.C,
             l1_ratio=self.l1_ratio,
-            coef0=self._warm_start_coef(classes, X.shape[1]),
+            coef0=self._warm_start_coef(classes, data.shape[1]),
             metadata=metadata,
         )
-        self._set_coef(coef, classes, X.shape[1], X.dtype)
+        self._set_coef(coef, classes, data.shape[1], data.dtype)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         task.call_on_fit_task_end(
             estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
@@ -472,8 +499,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         are set); a ConvergenceWarning says why the solver stopped short.
         Returns the flat solution ``[W, b]`` and the solver's result.
         """
-        n_features = X.shape[1]
-        solver = resolve_solver(self.solver, X, l1_ratio)
+        n_features = data.shape[1]
+        solver = resolve_solver(self.solver, data.X, l1_ratio)
         if coef0 is None:
             coef0 = initial_coef(data.class_priors(), n_features, self.fit_intercept)
         iterations = None
@@ -482,7 +509,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 task,
                 self,
                 lambda coef: self._fitted_attributes(
-                    coef, classes, n_features, X.dtype
+                    coef, classes, n_features, data.dtype
                 ),
                 coef0,
                 f"{solver}-iter",
@@ -658,6 +685,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             :math:`z_{i1} - z_{i0}` of ``classes_[1]`` over ``classes_[0]``:
             positive means ``classes_[1]`` is predicted.
         """
+        if _any_dask(X):
+            return self._predict_dask(X, "decision_function")
         raw_prediction = self._raw_prediction(X)
         if raw_prediction.shape[1] == 2:
             return raw_prediction[:, 1] - raw_prediction[:, 0]
@@ -676,6 +705,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``; ties go to the first class.
         """
+        if _any_dask(X):
+            return self._predict_dask(X, "predict")
         raw_prediction = self._raw_prediction(X)
         return self.classes_[np.argmax(raw_prediction, axis=1)]
 
@@ -692,6 +723,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         probabilities : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; each row sums to one.
         """
+        if _any_dask(X):
+            return self._predict_dask(X, "predict_proba")
         raw_prediction = self._raw_prediction(X)
         _softmax_inplace(raw_prediction, axis=1)
         return raw_prediction
@@ -713,6 +746,11 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         score : float
             The (weighted) fraction of samples whose predicted label is ``y``.
         """
+        if _any_dask(X, y, sample_weight):
+            from ._dask import score
+
+            check_is_fitted(self)
+            return score(self, X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
 
     def predict_log_proba(self, X):
@@ -730,4 +768,13 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         log_probabilities : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
+        if _any_dask(X):
+            return self._predict_dask(X, "predict_log_proba")
         return log_softmax(self._raw_prediction(X), axis=1)
+
+    def _predict_dask(self, X, method: str):
+        """Return ``method`` on a Dask ``X``: a lazy Dask array, chunk for chunk."""
+        from ._dask import predict
+
+        check_is_fitted(self)
+        return predict(self, X, method)

@@ -43,16 +43,26 @@ def weighted_column_square_means(X, sample_weight) -> np.ndarray:
     Dense or sparse ``X``; the squares of about ``_BLOCK_ELEMENTS`` entries
     exist at a time, never a copy of ``X``.
     """
-    n_samples, n_features = X.shape
     sample_weight = _relative(sample_weight)
-    total = np.zeros(n_features)
+    total = weighted_column_square_sums(X, sample_weight)
+    if sample_weight is None:
+        return total / X.shape[0]
+    return total / float(np.sum(sample_weight))
+
+
+def weighted_column_square_sums(X, sample_weight) -> np.ndarray:
+    """``sum_i s_i X_ij**2`` in float64 (``s_i = 1`` if ``sample_weight`` is None).
+
+    The sums :func:`weighted_column_square_means` divides, also over a shard
+    of rows (a Dask worker's chunk).
+    """
+    total = np.zeros(X.shape[1])
     with np.errstate(over="ignore"):  # inf for features beyond float64's squares
         if sp.issparse(X) and X.format == "csc":
             _accumulate_column_squares(X.T, sample_weight, total)  # CSR, no copy
         else:
             _accumulate_squares(X, sample_weight, total)
-    weight_sum = n_samples if sample_weight is None else float(np.sum(sample_weight))
-    return total / weight_sum
+    return total
 
 
 def _block_rows(X) -> int:

@@ -27,7 +27,7 @@ the Hessian products that follow.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,6 +119,10 @@ class CrossEntropyShard:
         Whether ``coef`` ends with the intercepts.
     n_threads : int, default=1
         Threads evaluating blocks in parallel.
+    executor : concurrent.futures.Executor, optional
+        Threads to run the blocks on, shared with other shards (a worker's
+        chunks) and left running by :meth:`close`; by default the shard starts
+        its own ``n_threads`` threads.
     """
 
     def __init__(
@@ -129,6 +133,7 @@ class CrossEntropyShard:
         normalised_weight: np.ndarray,
         fit_intercept: bool,
         n_threads: int = 1,
+        executor: Executor | None = None,
     ) -> None:
         self.n_classes = n_classes
         self.n_rows, self.n_features = X.shape
@@ -169,15 +174,16 @@ class CrossEntropyShard:
         # Contiguous groups of blocks, one per thread.
         n_groups = min(n_threads, len(self._blocks))
         self._groups = [list(group) for group in np.array_split(self._blocks, n_groups)]
-        self._executor = (
-            ThreadPoolExecutor(
+        self._owns_executor = executor is None
+        if n_groups <= 1:
+            executor = None
+        elif executor is None:
+            executor = ThreadPoolExecutor(
                 n_groups,
                 thread_name_prefix="softmax-regression",
                 initializer=pin_current_thread,
             )
-            if n_groups > 1
-            else None
-        )
+        self._executor = executor
 
     def _block_bounds(self, X, n_threads: int) -> list[tuple[int, int]]:
         """Row ranges of the blocks."""
@@ -204,9 +210,9 @@ class CrossEntropyShard:
         Blocks not yet started are cancelled, so an exception in the calling
         thread (a KeyboardInterrupt) waits for at most the blocks in flight.
         """
-        if self._executor is not None:
+        if self._executor is not None and self._owns_executor:
             self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        self._executor = None
 
     def __enter__(self) -> CrossEntropyShard:
         return self

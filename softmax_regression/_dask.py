@@ -1,0 +1,703 @@
+r"""Fitting on a Dask cluster: the data term summed over the workers' shards.
+
+Imported only when a fit or a prediction is given a Dask collection; needs
+``dask[array]`` and ``distributed`` (the ``[dask]`` extra).
+
+How a fit runs
+--------------
+1. The inputs are made Dask arrays chunked along rows only (a DataFrame
+   becomes an array with known chunk lengths; ``y`` and ``sample_weight``
+   take ``X``'s row chunks) and persisted: each chunk of ``X`` is computed on
+   a worker, at most once, and stays there.
+2. On every worker holding chunks of ``X``, one :class:`ShardActor` (a Dask
+   actor) is created. It receives that worker's chunks of ``y`` and of the
+   weights (small; moved to it if they live elsewhere) and only the *keys* of
+   its ``X`` chunks: it reads them from the worker's own store at each
+   evaluation and holds no reference in between, so a worker may spill them
+   to disk like any other data and ``X`` may exceed the cluster's memory.
+3. One pass over ``y`` (and the weights) finds the classes and the weight
+   sums; one pass over ``X`` checks it is finite and gives the column means
+   of squares (for the ``tol="auto"`` stop and the change of variables).
+   Each actor then builds one :class:`~._shard.CrossEntropyShard` per chunk:
+   the same data term as in memory, with each row's weight normalised by the
+   weight sum of *all* rows, so the actors' results add up to the objective.
+4. scipy.optimize runs on the client, unchanged. Each evaluation sends the
+   coefficients (``n_coef`` float64) to every actor and gets back one
+   ``(loss, gradient)``, or one Hessian product, per worker: one round trip.
+   The probabilities at the last coefficients stay in the actors' shards for
+   the Hessian products at the same point.
+
+On a worker, an evaluation runs its chunks one after another, each on as
+many threads as the worker has (``nthreads``), with BLAS pinned to one thread
+meanwhile. A worker lost during a fit is survived: Dask recomputes the lost
+chunks from their graph elsewhere, the actors are rebuilt where the chunks
+now are, and the evaluation is repeated (its result does not depend on where
+it ran). If a chunk cannot be recomputed (scattered data, say), the fit fails
+with an error that says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import dask
+import dask.array as da
+import numpy as np
+import scipy.sparse as sp
+from distributed import default_client, futures_of, get_worker, wait
+from sklearn.exceptions import DataConversionWarning
+
+from ._linear_loss import LinearSoftmaxLoss
+from ._parallel import evaluation_threads, pin_current_thread
+from ._scaling import weighted_column_square_sums
+from ._shard import CrossEntropyShard
+
+__all__ = ["DaskData", "ShardActor", "is_dask_collection"]
+
+# Times a fit rebuilds its actors after losing a worker before it gives up.
+_MAX_RECOVERIES = 3
+
+
+def is_dask_collection(value) -> bool:
+    """Whether ``value`` is a Dask collection (without importing Dask)."""
+    import sys
+
+    module = sys.modules.get("dask")
+    return module is not None and module.is_dask_collection(value)
+
+
+class LostChunkError(RuntimeError):
+    """A chunk an actor expected on its worker is not there (moved or lost)."""
+
+
+def _worker_nthreads() -> int:
+    return max(1, int(get_worker().state.nthreads))
+
+
+class ShardActor:
+    """The training rows one worker holds, as shards of the data term.
+
+    Created by :class:`DaskData` on the worker that holds the chunks of ``X``
+    named by ``x_keys`` (a Dask actor; its methods run in the worker's actor
+    thread). The chunks of ``X`` are looked up in the worker's store at each
+    evaluation and never kept.
+
+    Parameters
+    ----------
+    x_keys : list
+        Keys of the worker's chunks of ``X``, each (rows, n_features).
+    y_chunks : list of ndarray
+        The labels of the same rows, chunk for chunk.
+    weight_chunks : list of ndarray or None
+        Sample weights of the same rows (float64), or None for unweighted.
+    """
+
+    def __init__(self, x_keys: list, y_chunks: list, weight_chunks: list | None):
+        self.x_keys = x_keys
+        self.y_chunks = [np.asarray(y).ravel() for y in y_chunks]
+        self.weight_chunks = weight_chunks
+        self.shards: list[CrossEntropyShard] = []
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _x(self, key):
+        try:
+            return get_worker().data[key]
+        except KeyError:
+            raise LostChunkError(f"chunk {key!r} of X is no longer here") from None
+
+    def summarise(self) -> dict:
+        """Labels and weight totals of this worker's rows (one pass over y)."""
+        rows = sum(y.size for y in self.y_chunks)
+        labels = [np.unique(y) for y in self.y_chunks]
+        labels = np.unique(np.concatenate(labels)) if labels else np.array([])
+        summary = {"rows": rows, "labels": labels, "bad_weight": None}
+        if self.weight_chunks is not None:
+            weights = [np.asarray(w, dtype=np.float64) for w in self.weight_chunks]
+            self.weight_chunks = weights
+            for w in weights:
+                bad = ~np.isfinite(w) | (w < 0)
+                if bad.any():
+                    summary["bad_weight"] = float(w[bad][0])
+                    return summary
+            # Per label: weight sums and largest weights, for class weights.
+            sums, largest = np.zeros(labels.size), np.zeros(labels.size)
+            for y, w in zip(self.y_chunks, weights, strict=True):
+                index = np.searchsorted(labels, y)
+                sums += np.bincount(index, weights=w, minlength=labels.size)
+                np.maximum.at(largest, index, w)
+            summary["label_weight_sums"] = sums
+            summary["label_largest_weights"] = largest
+        else:
+            summary["label_counts"] = sum(
+                (
+                    np.bincount(np.searchsorted(labels, y), minlength=labels.size)
+                    for y in self.y_chunks
+                ),
+                np.zeros(labels.size, dtype=np.int64),
+            )
+        return summary
+
+    def prepare(
+        self,
+        classes: np.ndarray,
+        class_weight: np.ndarray | None,
+        weight_factors: tuple[float, float],
+        n_samples: int,
+        fit_intercept: bool,
+    ) -> dict:
+        """Build the shards; return the column sums of squares (a pass over X).
+
+        Row weights are ``s_i c_{y_i} / m / (S / m)`` with ``m`` the largest
+        and ``S`` the sum of all the rows' weights (``weight_factors``), as
+        :func:`~._loss._normalised_weights` makes them in memory.
+        """
+        self.close()
+        n_threads = _worker_nthreads()
+        if n_threads > 1:  # one pool for all the chunks' shards
+            self._executor = ThreadPoolExecutor(
+                n_threads,
+                thread_name_prefix="softmax-regression",
+                initializer=pin_current_thread,
+            )
+        largest, relative_sum = weight_factors
+        square_sums, entries, finite = None, 0, True
+        with evaluation_threads(1):
+            for index, key in enumerate(self.x_keys):
+                X = self._x(key)
+                y = np.searchsorted(classes, self.y_chunks[index])
+                if self.weight_chunks is None and class_weight is None:
+                    relative = None
+                    normalised = np.full(y.size, 1.0 / n_samples)
+                else:
+                    weight = (
+                        np.ones(y.size)
+                        if self.weight_chunks is None
+                        else self.weight_chunks[index]
+                    )
+                    if class_weight is not None:
+                        weight = weight * class_weight[y]
+                    relative = weight / largest
+                    normalised = relative / relative_sum
+                values = X.data if sp.issparse(X) else X
+                finite = finite and bool(np.isfinite(values).all())
+                sums = weighted_column_square_sums(X, relative)
+                square_sums = sums if square_sums is None else square_sums + sums
+                entries += X.nnz if sp.issparse(X) else X.size
+                self.shards.append(
+                    CrossEntropyShard(
+                        X,
+                        y,
+                        classes.size,
+                        normalised,
+                        fit_intercept,
+                        n_threads,
+                        executor=self._executor,
+                    )
+                )
+        return {"square_sums": square_sums, "entries": entries, "finite": finite}
+
+    def loss_gradient(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
+        """Sum of the shards' data terms and gradients at ``coef``."""
+        loss, gradient = 0.0, np.zeros(coef.size)
+        with evaluation_threads(1):
+            for key, shard in zip(self.x_keys, self.shards, strict=True):
+                part_loss, part_gradient = shard.loss_gradient(self._x(key), coef)
+                loss += part_loss
+                gradient += part_gradient
+        return loss, gradient
+
+    def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        """Sum of the shards' Hessian products at ``coef`` with ``direction``."""
+        product = np.zeros(coef.size)
+        with evaluation_threads(1):
+            for key, shard in zip(self.x_keys, self.shards, strict=True):
+                product += shard.hessp(self._x(key), coef, direction)
+        return product
+
+    def close(self) -> None:
+        """Stop the shards' threads."""
+        for shard in self.shards:
+            shard.close()
+        self.shards = []
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+def _as_row_chunked_array(value, name: str):
+    """Return a Dask DataFrame/Series/array as a Dask array of known chunks."""
+    if hasattr(value, "to_dask_array"):  # DataFrame or Series
+        return value.to_dask_array(lengths=True)
+    if not isinstance(value, da.Array):
+        raise TypeError(
+            f"{name} is a {type(value).__name__}: Dask input must be a dask.array "
+            "Array, DataFrame or Series."
+        )
+    if any(np.isnan(size) for size in value.chunks[0]):
+        raise ValueError(
+            f"{name} has chunks of unknown length; compute them first, e.g. with "
+            f"{name}.compute_chunk_sizes() or DataFrame.to_dask_array(lengths=True)."
+        )
+    return value
+
+
+def _check_x(X):
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-D X; got a Dask array of shape {X.shape}.")
+    if X.dtype.kind not in "fiub":
+        raise ValueError(
+            f"X must hold numbers; got a Dask array of dtype {X.dtype}. Encode "
+            "the columns as numbers first."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if len(X.chunks[1]) > 1:  # every chunk holds whole rows
+        X = X.rechunk({1: -1})
+    return X
+
+
+def _check_rows(value, name: str, X, *, dtype=None):
+    """``y`` or the weights as a 1-D Dask array in ``X``'s row chunks."""
+    if not is_dask_collection(value):
+        value = np.asarray(value, dtype=dtype)
+        if value.ndim != 1 or value.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"{name} must have shape ({X.shape[0]},), like X's rows; got "
+                f"{value.shape}."
+            )
+        return da.from_array(value, chunks=(X.chunks[0],))
+    value = _as_row_chunked_array(value, name)
+    if value.ndim == 2 and value.shape[1] == 1:
+        warnings.warn(
+            f"A column-vector {name} was passed when a 1d array was expected. "
+            "Please change the shape of y to (n_samples, ), for example using "
+            "ravel().",
+            DataConversionWarning,
+            stacklevel=5,
+        )
+        value = value[:, 0]
+    if value.ndim != 1 or value.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"{name} must have shape ({X.shape[0]},), like X's rows; got {value.shape}."
+        )
+    if dtype is not None:
+        value = value.astype(dtype)
+    if value.chunks[0] != X.chunks[0]:
+        value = value.rechunk((X.chunks[0],))
+    return value
+
+
+def _client():
+    try:
+        return default_client()
+    except ValueError:
+        raise ValueError(
+            "Fitting on Dask collections needs a dask.distributed Client: create "
+            "one first (Client(LocalCluster()) on one machine, or Client(address) "
+            "for a cluster)."
+        ) from None
+
+
+class DaskData:
+    """Training data on a Dask cluster, as a fit sees it (like InMemoryData).
+
+    Validates and persists the inputs, creates the actors and makes the
+    passes over ``y`` and ``X`` (see the module docstring). Use as a context
+    manager: leaving it releases the actors and the persisted chunks.
+
+    Parameters
+    ----------
+    X : dask Array or DataFrame of shape (n_samples, n_features)
+    y : dask Array or Series, or array-like, of shape (n_samples,)
+    sample_weight : dask Array or Series, or array-like, or None
+    class_weight : dict, "balanced" or None
+        As the estimator's ``class_weight``.
+    fit_intercept : bool
+    estimator_name : str
+        For error messages.
+    """
+
+    def __init__(
+        self, X, y, sample_weight, class_weight, fit_intercept: bool, estimator_name
+    ) -> None:
+        self.client = _client()
+        X = _check_x(_as_row_chunked_array(X, "X"))
+        y = _check_rows(y, "y", X)
+        weight = None
+        if sample_weight is not None:
+            weight = _check_rows(sample_weight, "sample_weight", X, dtype=np.float64)
+        if X.shape[0] == 0:
+            raise ValueError(
+                "Found array with 0 sample(s) while a minimum of 1 is required."
+            )
+        self.X = X
+        self.shape = X.shape
+        self.dtype = X.dtype
+        self.sparse = sp.issparse(X._meta)
+        self.fit_intercept = fit_intercept
+        self._name = estimator_name
+        self._class_weight = class_weight
+        persisted = self.client.persist([X, y] + ([] if weight is None else [weight]))
+        self._persisted = persisted
+        self._actors: list = []
+        self._x_keys = _keys(persisted[0])
+        self._y_keys = _keys(persisted[1])
+        self._weight_keys = None if weight is None else _keys(persisted[2])
+        try:
+            self._summarise()
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- set-up ---------------------------------------------------------------
+
+    def _futures(self) -> dict:
+        return {f.key: f for f in futures_of(self._persisted)}
+
+    def _start_actors(self) -> None:
+        """One actor per worker holding chunks of X, given its chunks' rows."""
+        futures = self._futures()
+        wait(list(futures.values()))
+        for future in futures.values():
+            if future.status == "error":
+                future.result()  # raises the chunk's error
+        who_has = self.client.who_has([futures[key] for key in self._x_keys])
+        by_worker: dict[str, list[int]] = {}
+        for index, key in enumerate(self._x_keys):
+            holders = who_has.get(key) or who_has.get(str(key))
+            if not holders:
+                raise RuntimeError(f"no worker holds chunk {key!r} of X")
+            by_worker.setdefault(holders[0], []).append(index)
+        actor_futures = []
+        self._chunk_groups = []
+        for worker, indices in by_worker.items():
+            y_chunks = [futures[self._y_keys[i]] for i in indices]
+            weight_chunks = (
+                None
+                if self._weight_keys is None
+                else [futures[self._weight_keys[i]] for i in indices]
+            )
+            actor_futures.append(
+                self.client.submit(
+                    ShardActor,
+                    [self._x_keys[i] for i in indices],
+                    y_chunks,
+                    weight_chunks,
+                    workers=[worker],
+                    allow_other_workers=False,
+                    actor=True,
+                    pure=False,
+                )
+            )
+            self._chunk_groups.append(indices)
+        self._actor_futures = actor_futures
+        self._actors = [future.result() for future in actor_futures]
+
+    def _summarise(self) -> None:
+        """Classes and weight totals, from one pass over y (and the weights)."""
+        self._start_actors()
+        summaries = [s.result() for s in [a.summarise() for a in self._actors]]
+        for summary in summaries:
+            if summary["bad_weight"] is not None:
+                raise ValueError(
+                    "sample_weight must be finite and non-negative; found "
+                    f"{summary['bad_weight']!r}."
+                )
+        classes = np.unique(np.concatenate([s["labels"] for s in summaries]))
+        _check_labels(classes, self._name)
+        n_classes = classes.size
+        weighted = self._weight_keys is not None
+        if weighted:
+            sums, largest = np.zeros(n_classes), np.zeros(n_classes)
+            for s in summaries:
+                index = np.searchsorted(classes, s["labels"])
+                sums[index] += s["label_weight_sums"]
+                largest[index] = np.maximum(largest[index], s["label_largest_weights"])
+        else:
+            sums = np.zeros(n_classes)
+            for s in summaries:
+                sums[np.searchsorted(classes, s["labels"])] += s["label_counts"]
+            largest = (sums > 0).astype(float)
+        class_weight = _class_weight_vector(self._class_weight, classes, sums)
+        if class_weight is not None:
+            sums, largest = sums * class_weight, largest * class_weight
+        if (weighted or class_weight is not None) and np.count_nonzero(sums > 0) < 2:
+            raise ValueError(
+                f"{self._name} needs samples of at least 2 classes with positive "
+                "weight; after sample_weight and class_weight, only class(es) "
+                f"{classes[sums > 0].tolist()} remain."
+            )
+        self.classes = classes
+        self.n_classes = n_classes
+        self._class_weight_vector = class_weight
+        m = float(largest.max()) if (weighted or class_weight is not None) else 1.0
+        relative_sums = sums / m
+        relative_sum = float(relative_sums.sum())
+        if not weighted and class_weight is None:
+            relative_sum = float(self.shape[0])
+        self._weight_factors = (m, relative_sum)
+        self._priors = relative_sums / relative_sums.sum()
+
+    def _prepare(self) -> None:
+        """Shards on every actor; finiteness and column squares, one pass over X."""
+        results = [
+            r.result()
+            for r in [
+                actor.prepare(
+                    self.classes,
+                    self._class_weight_vector,
+                    self._weight_factors,
+                    self.shape[0],
+                    self.fit_intercept,
+                )
+                for actor in self._actors
+            ]
+        ]
+        if not all(r["finite"] for r in results):
+            raise ValueError("Input X contains NaN or infinity.")
+        square_sums = sum(r["square_sums"] for r in results)
+        self._column_square_means = square_sums / self._weight_factors[1]
+        self._entries = sum(r["entries"] for r in results)
+
+    # -- what fit_coef reads ----------------------------------------------------
+
+    def entries(self) -> int:
+        """Return the stored entries of ``X``."""
+        return self._entries
+
+    def class_priors(self) -> np.ndarray:
+        return self._priors
+
+    def weight_sum_factors(self) -> tuple[float, float]:
+        return self._weight_factors
+
+    def column_square_means(self) -> np.ndarray:
+        return self._column_square_means
+
+    @contextmanager
+    def objective(
+        self, l2_reg_strength: float, fit_intercept: bool, n_threads: int | None
+    ) -> Iterator[LinearSoftmaxLoss]:
+        """Open the objective whose data term the actors evaluate."""
+        yield LinearSoftmaxLoss(
+            self.X,
+            None,
+            self.n_classes,
+            None,
+            l2_reg_strength,
+            fit_intercept,
+            data_term=_DaskDataTerm(self),
+        )
+
+    # -- evaluation, with recovery --------------------------------------------
+
+    def call(self, method: str, *args) -> list:
+        """Call ``method`` on every actor; rebuild them if a worker was lost."""
+        for attempt in range(_MAX_RECOVERIES + 1):
+            try:
+                calls = [getattr(actor, method)(*args) for actor in self._actors]
+                return [call.result() for call in calls]
+            except (OSError, LostChunkError, RuntimeError) as error:
+                if isinstance(error, RuntimeError) and not (
+                    isinstance(error, LostChunkError) or "Actor" in str(error)
+                ):
+                    raise
+                if attempt == _MAX_RECOVERIES:
+                    raise RuntimeError(
+                        f"{self._name}: lost workers {attempt + 1} times during "
+                        f"the fit; giving up (last error: {error!r})."
+                    ) from error
+                self._recover(error)
+        raise AssertionError("unreachable")
+
+    def _recover(self, error: BaseException) -> None:
+        warnings.warn(
+            f"{self._name}: a Dask worker was lost during the fit ({error!r}); "
+            "its chunks are recomputed where Dask can and the shards rebuilt. "
+            "The fit goes on from where it was.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        self._release_actors()
+        try:
+            self._summarise()
+            self._prepare()
+        except Exception as rebuild_error:
+            raise RuntimeError(
+                f"{self._name}: a Dask worker was lost during the fit and its "
+                f"chunks of the training data could not be restored "
+                f"({rebuild_error!r}). Persist X from a graph Dask can "
+                "recompute (not scattered data), or fit again."
+            ) from rebuild_error
+
+    def _release_actors(self) -> None:
+        for actor in self._actors:
+            with contextlib.suppress(Exception):
+                actor.close().result(timeout=10)
+        self._actors = []
+        self._actor_futures = []
+
+    def close(self) -> None:
+        """Stop the actors and release the persisted chunks."""
+        self._release_actors()
+        self._persisted = []
+
+    def __enter__(self) -> DaskData:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _keys(array) -> list:
+    """Return the keys of an array's chunks in row order (one column chunk)."""
+    return [key[0] if isinstance(key, list) else key for key in array.__dask_keys__()]
+
+
+def _check_labels(classes: np.ndarray, name: str) -> None:
+    if classes.dtype.kind == "f" and not np.all(np.isfinite(classes)):
+        raise ValueError("Input y contains NaN.")
+    if classes.dtype.kind == "f" and not np.all(classes == np.round(classes)):
+        raise ValueError(
+            "Unknown label type: continuous. Maybe you are trying to fit a "
+            "classifier, which expects discrete classes on a regression target "
+            "with continuous values."
+        )
+    if classes.size < 2:
+        raise ValueError(
+            f"{name} needs samples of at least 2 classes in y; got only one class: "
+            f"{classes.tolist()[0] if classes.size else None!r}."
+        )
+
+
+def _class_weight_vector(class_weight, classes, class_sums) -> np.ndarray | None:
+    """Class weights per class, as scikit-learn's compute_class_weight makes them.
+
+    ``class_sums`` are the (sample-weighted) counts per class: "balanced" is
+    ``n / (n_classes * count)``, with 0 for a class of zero weight.
+    """
+    if class_weight is None:
+        return None
+    if class_weight == "balanced":
+        with np.errstate(divide="ignore"):
+            weights = class_sums.sum() / (classes.size * class_sums)
+        weights[~np.isfinite(weights)] = 0.0
+        return weights
+    weights = np.ones(classes.size)
+    unknown = [label for label in class_weight if label not in set(classes.tolist())]
+    if unknown:
+        raise ValueError(
+            f"The classes, {unknown}, are not in class, {classes.tolist()}"
+        )
+    for index, label in enumerate(classes.tolist()):
+        weights[index] = class_weight.get(label, 1.0)
+    return weights
+
+
+class _DaskDataTerm:
+    """The data term as the sum over the actors' shards: one round trip each."""
+
+    def __init__(self, data: DaskData) -> None:
+        self.data = data
+
+    def loss_gradient(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, gradient = 0.0, np.zeros(coef.size)
+        for part_loss, part_gradient in self.data.call("loss_gradient", coef):
+            loss += part_loss
+            gradient += part_gradient
+        return loss, gradient
+
+    def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        return sum(self.data.call("hessp", coef, direction), np.zeros(coef.size))
+
+    def close(self) -> None:
+        pass  # the actors live as long as the DaskData
+
+
+# -- predictions ------------------------------------------------------------------
+
+
+def _predict_block(block, model, method: str):
+    return getattr(model, method)(block)
+
+
+def _prediction_input(estimator, X, lengths: bool = False):
+    """Check a Dask ``X`` against the fitted estimator; as an array of rows."""
+    from sklearn.utils.validation import _check_feature_names
+
+    _check_feature_names(estimator, getattr(X, "_meta", X), reset=False)
+    if hasattr(X, "to_dask_array"):
+        X = X.to_dask_array(lengths=True) if lengths else X.to_dask_array()
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            f"X is a {type(X).__name__}; expected a Dask Array or DataFrame."
+        )
+    if X.ndim != 2 or X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has shape {X.shape}, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X
+
+
+def predict(estimator, X, method: str, *, lengths: bool = False):
+    """``estimator.<method>(X)`` for a Dask ``X``, as a lazy Dask array.
+
+    Chunk for chunk: each row chunk of ``X`` gives the same rows of the
+    result, computed by the estimator's own in-memory method.
+    """
+    X = _prediction_input(estimator, X, lengths)
+    # Blocks are plain arrays: the copy has no feature names to check them by.
+    model = dask.delayed(_strip_feature_names(estimator), pure=True)
+    if method == "predict":
+        dtype = estimator.classes_.dtype
+    else:
+        dtype = estimator.coef_.dtype
+    if method == "predict" or (
+        method == "decision_function" and estimator.classes_.size == 2
+    ):
+        return X.map_blocks(
+            _predict_block,
+            model,
+            method,
+            drop_axis=1,
+            dtype=dtype,
+            meta=np.empty((0,), dtype=dtype),
+        )
+    return X.map_blocks(
+        _predict_block,
+        model,
+        method,
+        chunks=(X.chunks[0], (estimator.classes_.size,)),
+        dtype=dtype,
+        meta=np.empty((0, 0), dtype=dtype),
+    )
+
+
+def _strip_feature_names(estimator):
+    import copy
+
+    model = copy.copy(estimator)
+    model.__dict__.pop("feature_names_in_", None)
+    return model
+
+
+def score(estimator, X, y, sample_weight=None) -> float:
+    """Mean (weighted) accuracy on Dask input, computed on the cluster."""
+    predicted = predict(estimator, X, "predict", lengths=True)
+    y = _check_rows(y, "y", predicted[:, None])
+    correct = predicted == y
+    if sample_weight is None:
+        return float(correct.mean().compute())
+    weight = _check_rows(
+        sample_weight, "sample_weight", predicted[:, None], dtype=np.float64
+    )
+    total, hits = dask.compute(weight.sum(), (weight * correct).sum())
+    return float(hits / total)

@@ -1,0 +1,347 @@
+"""The Dask backend: the same model as in memory, from chunks on a cluster."""
+
+import os
+import time
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_iris, make_classification
+
+from softmax_regression import SoftmaxRegression, SoftmaxRegressionCV
+
+da = pytest.importorskip("dask.array")
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+pd = pytest.importorskip("pandas")
+
+CHUNK = 150
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two worker processes of one thread each, as the issue asks."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            memory_limit="1GiB",
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, y = make_classification(
+        n_samples=1000,
+        n_features=12,
+        n_informative=6,
+        n_classes=4,
+        random_state=0,
+    )
+    weights = np.random.default_rng(0).uniform(0.0, 3.0, size=y.size)
+    return X, y, weights
+
+
+def chunked(array, rows=CHUNK):
+    return da.from_array(array, chunks=(rows, *array.shape[1:]))
+
+
+def relative_error(actual, expected):
+    return np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-300)
+
+
+def assert_same_model(dask_model, memory_model, rtol=1e-8):
+    assert_array_equal(dask_model.classes_, memory_model.classes_)
+    assert dask_model.coef_.dtype == memory_model.coef_.dtype
+    assert relative_error(dask_model.coef_, memory_model.coef_) <= rtol
+    assert relative_error(dask_model.intercept_, memory_model.intercept_) <= rtol
+
+
+# First, before the module's client exists.
+def test_no_client_gets_a_clear_error(problem):
+    X, y, _ = problem
+    if distributed.client._get_global_client() is not None:
+        pytest.skip("a default client exists in this process")
+    with pytest.raises(ValueError, match=r"dask\.distributed Client"):
+        SoftmaxRegression().fit(chunked(X), chunked(y))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "lbfgs"},
+        {"solver": "newton-cg"},
+        {"solver": "trust-ncg"},
+        {"solver": "trust-krylov"},
+        {"solver": "auto", "tol": "auto"},
+        {"l1_ratio": 0.5, "C": 0.1},
+        {"l1_ratio": 1.0, "C": 0.1},
+        {"fit_intercept": False},
+    ],
+    ids=lambda params: "-".join(f"{k}={v}" for k, v in params.items()),
+)
+def test_same_model_as_in_memory(client, problem, params):
+    X, y, _ = problem
+    params = {"tol": 1e-8, **params}
+    memory = SoftmaxRegression(**params).fit(X, y)
+    distributed_fit = SoftmaxRegression(**params).fit(chunked(X), chunked(y))
+    assert_same_model(distributed_fit, memory)
+    if params.get("l1_ratio", 0) > 0:
+        assert_array_equal(distributed_fit.coef_ == 0, memory.coef_ == 0)
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced", {0: 2.0, 3: 0.5}])
+def test_sample_and_class_weights(client, problem, class_weight):
+    X, y, weights = problem
+    memory = SoftmaxRegression(tol=1e-8, class_weight=class_weight).fit(
+        X, y, sample_weight=weights
+    )
+    distributed_fit = SoftmaxRegression(tol=1e-8, class_weight=class_weight).fit(
+        chunked(X), chunked(y), sample_weight=chunked(weights, rows=CHUNK // 2)
+    )
+    assert_same_model(distributed_fit, memory)
+
+
+def test_weights_in_memory_with_dask_x(client, problem):
+    X, y, weights = problem
+    memory = SoftmaxRegression(tol=1e-8).fit(X, y, sample_weight=weights)
+    distributed_fit = SoftmaxRegression(tol=1e-8).fit(
+        chunked(X), y, sample_weight=weights
+    )
+    assert_same_model(distributed_fit, memory)
+
+
+def test_float32_chunks_stay_float32(client, problem):
+    X, y, _ = problem
+    X32 = X.astype(np.float32)
+    memory = SoftmaxRegression(tol=1e-5).fit(X32, y)
+    distributed_fit = SoftmaxRegression(tol=1e-5).fit(chunked(X32), chunked(y))
+    assert distributed_fit.coef_.dtype == np.float32
+    assert_same_model(distributed_fit, memory, rtol=1e-5)
+
+
+def test_sparse_csr_chunks(client, problem):
+    X, y, _ = problem
+    X = np.where(np.abs(X) > 1.0, X, 0.0)
+    memory = SoftmaxRegression(tol=1e-8).fit(sp.csr_matrix(X), y)
+    X_sparse = chunked(X).map_blocks(sp.csr_matrix, dtype=X.dtype)
+    distributed_fit = SoftmaxRegression(tol=1e-8).fit(X_sparse, chunked(y))
+    assert_same_model(distributed_fit, memory)
+    proba = distributed_fit.predict_proba(X_sparse)
+    assert_allclose(proba.compute(), memory.predict_proba(X), rtol=1e-7)
+
+
+@pytest.mark.filterwarnings("ignore:Dask currently has limited support:UserWarning")
+def test_dataframe_input_with_string_labels(client):
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    labels = np.array(["setosa", "versicolor", "virginica"])[y.to_numpy()]
+    y = pd.Series(labels, index=X.index, name="species")
+    # Iris is ill-conditioned: a gradient of 1e-8 leaves the coefficients
+    # uncertain to ~1e-7, whatever the order of the sums; 1e-10 pins them.
+    memory = SoftmaxRegression(tol=1e-10).fit(X, y)
+    X_frame = dd.from_pandas(X, npartitions=3)
+    y_frame = dd.from_pandas(y, npartitions=3)
+    distributed_fit = SoftmaxRegression(tol=1e-10).fit(X_frame, y_frame)
+    assert_same_model(distributed_fit, memory)
+    assert_array_equal(distributed_fit.feature_names_in_, X.columns)
+    assert distributed_fit.n_features_in_ == 4
+    predicted = distributed_fit.predict(X_frame)
+    assert isinstance(predicted, da.Array)
+    assert_array_equal(predicted.compute(), memory.predict(X))
+    assert distributed_fit.score(X_frame, y_frame) == memory.score(X, y)
+
+
+def test_predictions_are_lazy_chunk_for_chunk(client, problem):
+    X, y, weights = problem
+    model = SoftmaxRegression().fit(X, y)
+    X_chunked = chunked(X)
+    methods = ["predict", "predict_proba", "predict_log_proba", "decision_function"]
+    for method in methods:
+        result = getattr(model, method)(X_chunked)
+        assert isinstance(result, da.Array), method
+        assert result.chunks[0] == X_chunked.chunks[0]
+        assert_allclose(result.compute(), getattr(model, method)(X), rtol=1e-12)
+    assert model.score(X_chunked, chunked(y)) == pytest.approx(model.score(X, y))
+    assert model.score(
+        X_chunked, chunked(y), sample_weight=chunked(weights)
+    ) == pytest.approx(model.score(X, y, sample_weight=weights))
+
+
+def test_binary_decision_function_is_one_column(client, problem):
+    X, y, _ = problem
+    y = y % 2
+    model = SoftmaxRegression().fit(chunked(X), chunked(y))
+    margin = model.decision_function(chunked(X))
+    assert margin.ndim == 1
+    assert_allclose(margin.compute(), model.decision_function(X), rtol=1e-12)
+
+
+def test_warm_start_and_n_iter(client, problem):
+    X, y, _ = problem
+    model = SoftmaxRegression(warm_start=True, tol=1e-8)
+    model.fit(chunked(X), chunked(y))
+    first = model.n_iter_[0]
+    model.fit(chunked(X), chunked(y))
+    assert model.n_iter_[0] < first
+
+
+def test_x_is_computed_once_and_inputs_are_left_alone(client, problem, tmp_path):
+    X, y, weights = problem
+    log = tmp_path / "computed"
+
+    def record(block):
+        with open(log, "a") as file:
+            file.write("chunk\n")
+        return block
+
+    X_lazy = chunked(X).map_blocks(record, meta=np.empty((0, 0)))
+    weights_before = weights.copy()
+    SoftmaxRegression(tol=1e-6).fit(X_lazy, chunked(y), sample_weight=weights)
+    assert log.read_text().count("chunk") == X_lazy.numblocks[0]
+    assert_array_equal(weights, weights_before)
+
+
+def test_worker_blas_and_environment_unchanged(client, problem):
+    X, y, _ = problem
+
+    def state():
+        from threadpoolctl import threadpool_info
+
+        return (
+            [info["num_threads"] for info in threadpool_info()],
+            dict(os.environ),
+        )
+
+    before = client.run(state)
+    SoftmaxRegression().fit(chunked(X), chunked(y))
+    assert client.run(state) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("nan", "NaN or infinity"),
+        ("negative_weight", "non-negative"),
+        ("one_class", "at least 2 classes"),
+        ("short_y", "shape"),
+        ("continuous_y", "continuous"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(client, problem, change, message):
+    X, y, weights = problem
+    X, y, weights = X.copy(), y.copy(), weights.copy()
+    if change == "nan":
+        X[500, 3] = np.nan
+    elif change == "negative_weight":
+        weights[10] = -1.0
+    elif change == "one_class":
+        y[:] = 2
+    elif change == "short_y":
+        y = y[:-1]
+    elif change == "continuous_y":
+        y = y + 0.5
+    with pytest.raises(ValueError, match=message):
+        SoftmaxRegression().fit(chunked(X), chunked(y), sample_weight=chunked(weights))
+
+
+def test_unknown_chunk_lengths_get_a_clear_error(client, problem):
+    X, y, _ = problem
+    X_unknown = chunked(X)[chunked(y) >= 0]
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        SoftmaxRegression().fit(X_unknown, chunked(y))
+
+
+def test_cv_says_what_to_do(client, problem):
+    X, y, _ = problem
+    with pytest.raises(TypeError, match="does not fit Dask collections"):
+        SoftmaxRegressionCV().fit(chunked(X), chunked(y))
+
+
+@pytest.fixture
+def own_cluster():
+    """A cluster of two worker processes that a test may damage."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        with client.as_current():
+            yield client
+
+
+def kill_one_worker(client):
+    workers = list(client.scheduler_info()["workers"])
+    client.submit(os._exit, 1, workers=[workers[0]], pure=False)
+    deadline = time.monotonic() + 30
+    while workers[0] in client.scheduler_info()["workers"]:
+        assert time.monotonic() < deadline, "the worker did not die"
+        time.sleep(0.05)
+
+
+def test_fit_survives_a_killed_worker(own_cluster, problem, monkeypatch):
+    from softmax_regression import _dask
+
+    X, y, _ = problem
+    calls = []
+    loss_gradient = _dask._DaskDataTerm.loss_gradient
+
+    def killing(self, coef):
+        calls.append(None)
+        if len(calls) == 3:
+            kill_one_worker(own_cluster)
+        return loss_gradient(self, coef)
+
+    monkeypatch.setattr(_dask._DaskDataTerm, "loss_gradient", killing)
+    memory = SoftmaxRegression(tol=1e-8, solver="lbfgs").fit(X, y)
+    with pytest.warns(RuntimeWarning, match="worker was lost"):
+        recovered = SoftmaxRegression(tol=1e-8, solver="lbfgs").fit(
+            chunked(X), chunked(y)
+        )
+    assert len(calls) > 3
+    assert_same_model(recovered, memory)
+
+
+def test_fit_fails_clearly_when_lost_data_cannot_be_recomputed(
+    own_cluster, problem, monkeypatch
+):
+    from softmax_regression import _dask
+
+    X, y, _ = problem
+    # Scattered chunks have no graph to recompute them from.
+    workers = list(own_cluster.scheduler_info()["workers"])
+    blocks = np.array_split(np.arange(len(y)), 4)
+    futures = [
+        own_cluster.scatter(X[rows], workers=[workers[i % 2]])
+        for i, rows in enumerate(blocks)
+    ]
+    X_scattered = da.concatenate(
+        [
+            da.from_delayed(future, shape=(rows.size, X.shape[1]), dtype=X.dtype)
+            for future, rows in zip(futures, blocks, strict=True)
+        ]
+    )
+    calls = []
+    loss_gradient = _dask._DaskDataTerm.loss_gradient
+
+    def killing(self, coef):
+        calls.append(None)
+        if len(calls) == 2:
+            kill_one_worker(own_cluster)
+        return loss_gradient(self, coef)
+
+    monkeypatch.setattr(_dask._DaskDataTerm, "loss_gradient", killing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(RuntimeError, match="could not be restored"):
+            SoftmaxRegression(solver="lbfgs").fit(X_scattered, chunked(y, 250))
