@@ -417,13 +417,17 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask Array or DataFrame} of shape \
+                (n_samples, n_features)
             Training data. float32 and float64 arrays (any memory order) and
             CSR/CSC matrices are used as they are, without a copy; anything
-            else is converted to float64 first.
-        y : array-like of shape (n_samples,)
+            else is converted to float64 first. A Dask collection is fitted on
+            the ``dask.distributed`` cluster of the default client, where it
+            stays (see the Dask page of the documentation).
+        y : array-like or dask Array/Series of shape (n_samples,)
             Class labels of any type, at least two distinct ones.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like or dask Array/Series of shape (n_samples,), \
+                default=None
             Non-negative weights; ``None`` means all ones. A weight of 2 is the
             same as repeating the sample, a weight of 0 as leaving it out.
 

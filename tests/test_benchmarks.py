@@ -66,3 +66,19 @@ def test_quick_peer_benchmark(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "ours / best" in printed
     assert json.loads(output.read_text()) == json.loads(json.dumps(results))
+
+
+def test_quick_dask_benchmark(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    output = tmp_path / "dask.json"
+    results = load_script("bench_dask").main(
+        ["--quick", "--no-dask-ml", "--json", str(output)]
+    )
+    printed = capsys.readouterr().out
+    assert "bytes/eval" in printed and "predicted, 1e9 rows" in printed
+    assert json.loads(output.read_text()) == json.loads(json.dumps(results))
+    assert [run["workers"] for run in results["runs"]] == [1, 2]
+    for run in results["runs"]:
+        assert run["evaluation_s"] > 0 and run["n_iter"] > 0
+    # The same chunks summed in another grouping: the same model.
+    assert results["coefficient_difference_1_vs_2_workers"] < 1e-6
