@@ -50,24 +50,23 @@ import numpy as np
 import scipy.sparse as sp
 from distributed import default_client, futures_of, get_worker, wait
 from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.multiclass import check_classification_targets
 
+from ._estimator import (
+    _check_two_classes,
+    _check_two_weighted_classes,
+    _class_weight_per_class,
+    _user_stacklevel,
+)
 from ._linear_loss import LinearSoftmaxLoss
 from ._parallel import evaluation_threads, pin_current_thread
 from ._scaling import weighted_column_square_sums
 from ._shard import CrossEntropyShard
 
-__all__ = ["DaskData", "ShardActor", "is_dask_collection"]
+__all__ = ["DaskData", "ShardActor"]
 
 # Times a fit rebuilds its actors after losing a worker before it gives up.
 _MAX_RECOVERIES = 3
-
-
-def is_dask_collection(value) -> bool:
-    """Whether ``value`` is a Dask collection (without importing Dask)."""
-    import sys
-
-    module = sys.modules.get("dask")
-    return module is not None and module.is_dask_collection(value)
 
 
 class LostChunkError(RuntimeError):
@@ -262,7 +261,7 @@ def _check_x(X):
 
 def _check_rows(value, name: str, X, *, dtype=None):
     """``y`` or the weights as a 1-D Dask array in ``X``'s row chunks."""
-    if not is_dask_collection(value):
+    if not dask.is_dask_collection(value):
         value = np.asarray(value, dtype=dtype)
         if value.ndim != 1 or value.shape[0] != X.shape[0]:
             raise ValueError(
@@ -277,7 +276,7 @@ def _check_rows(value, name: str, X, *, dtype=None):
             "Please change the shape of y to (n_samples, ), for example using "
             "ravel().",
             DataConversionWarning,
-            stacklevel=5,
+            stacklevel=_user_stacklevel(),
         )
         value = value[:, 0]
     if value.ndim != 1 or value.shape[0] != X.shape[0]:
@@ -374,7 +373,6 @@ class DaskData:
                 raise RuntimeError(f"no worker holds chunk {key!r} of X")
             by_worker.setdefault(holders[0], []).append(index)
         actor_futures = []
-        self._chunk_groups = []
         for worker, indices in by_worker.items():
             y_chunks = [futures[self._y_keys[i]] for i in indices]
             weight_chunks = (
@@ -394,7 +392,6 @@ class DaskData:
                     pure=False,
                 )
             )
-            self._chunk_groups.append(indices)
         self._actor_futures = actor_futures
         self._actors = [future.result() for future in actor_futures]
 
@@ -409,7 +406,8 @@ class DaskData:
                     f"{summary['bad_weight']!r}."
                 )
         classes = np.unique(np.concatenate([s["labels"] for s in summaries]))
-        _check_labels(classes, self._name)
+        check_classification_targets(classes)
+        _check_two_classes(classes, self._name)
         n_classes = classes.size
         weighted = self._weight_keys is not None
         if weighted:
@@ -423,15 +421,15 @@ class DaskData:
             for s in summaries:
                 sums[np.searchsorted(classes, s["labels"])] += s["label_counts"]
             largest = (sums > 0).astype(float)
-        class_weight = _class_weight_vector(self._class_weight, classes, sums)
-        if class_weight is not None:
-            sums, largest = sums * class_weight, largest * class_weight
-        if (weighted or class_weight is not None) and np.count_nonzero(sums > 0) < 2:
-            raise ValueError(
-                f"{self._name} needs samples of at least 2 classes with positive "
-                "weight; after sample_weight and class_weight, only class(es) "
-                f"{classes[sums > 0].tolist()} remain."
+        class_weight = None
+        if self._class_weight is not None:
+            # "balanced" reads only the (weighted) count of each class.
+            class_weight = _class_weight_per_class(
+                self._class_weight, classes, classes, sums
             )
+            sums, largest = sums * class_weight, largest * class_weight
+        if weighted or class_weight is not None:
+            _check_two_weighted_classes(classes, sums, self._name)
         self.classes = classes
         self.n_classes = n_classes
         self._class_weight_vector = class_weight
@@ -557,46 +555,6 @@ class DaskData:
 def _keys(array) -> list:
     """Return the keys of an array's chunks in row order (one column chunk)."""
     return [key[0] if isinstance(key, list) else key for key in array.__dask_keys__()]
-
-
-def _check_labels(classes: np.ndarray, name: str) -> None:
-    if classes.dtype.kind == "f" and not np.all(np.isfinite(classes)):
-        raise ValueError("Input y contains NaN.")
-    if classes.dtype.kind == "f" and not np.all(classes == np.round(classes)):
-        raise ValueError(
-            "Unknown label type: continuous. Maybe you are trying to fit a "
-            "classifier, which expects discrete classes on a regression target "
-            "with continuous values."
-        )
-    if classes.size < 2:
-        raise ValueError(
-            f"{name} needs samples of at least 2 classes in y; got only one class: "
-            f"{classes.tolist()[0] if classes.size else None!r}."
-        )
-
-
-def _class_weight_vector(class_weight, classes, class_sums) -> np.ndarray | None:
-    """Class weights per class, as scikit-learn's compute_class_weight makes them.
-
-    ``class_sums`` are the (sample-weighted) counts per class: "balanced" is
-    ``n / (n_classes * count)``, with 0 for a class of zero weight.
-    """
-    if class_weight is None:
-        return None
-    if class_weight == "balanced":
-        with np.errstate(divide="ignore"):
-            weights = class_sums.sum() / (classes.size * class_sums)
-        weights[~np.isfinite(weights)] = 0.0
-        return weights
-    weights = np.ones(classes.size)
-    unknown = [label for label in class_weight if label not in set(classes.tolist())]
-    if unknown:
-        raise ValueError(
-            f"The classes, {unknown}, are not in class, {classes.tolist()}"
-        )
-    for index, label in enumerate(classes.tolist()):
-        weights[index] = class_weight.get(label, 1.0)
-    return weights
 
 
 class _DaskDataTerm:

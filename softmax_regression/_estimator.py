@@ -65,6 +65,45 @@ def _check_class_weight_values(class_weight: dict) -> None:
             )
 
 
+def _check_two_classes(classes: np.ndarray, name: str) -> None:
+    """Reject labels of fewer than two distinct classes."""
+    if classes.size < 2:
+        raise ValueError(
+            f"{name} needs samples of at least 2 classes in y; got only one class: "
+            f"{classes.tolist()[0]!r}."
+        )
+
+
+def _check_two_weighted_classes(
+    classes: np.ndarray, weight_per_class: np.ndarray, name: str
+) -> None:
+    """Reject weights that leave fewer than two classes with positive weight."""
+    if np.count_nonzero(weight_per_class > 0) < 2:
+        raise ValueError(
+            f"{name} needs samples of at least 2 classes with positive weight; "
+            "after sample_weight and class_weight, only class(es) "
+            f"{classes[weight_per_class > 0].tolist()} remain."
+        )
+
+
+def _class_weight_per_class(class_weight, classes, y, sample_weight) -> np.ndarray:
+    """Return the weight of each class in ``classes``, checked.
+
+    scikit-learn's ``compute_class_weight``, except that "balanced" gives a
+    class whose samples all weigh zero the weight 0, not inf (0 * inf = nan).
+    ``y`` and ``sample_weight`` may also be the classes and their (weighted)
+    counts: "balanced" only reads the weight sum per class.
+    """
+    if isinstance(class_weight, dict):
+        _check_class_weight_values(class_weight)
+    with np.errstate(divide="ignore"):
+        weights = compute_class_weight(
+            class_weight, classes=classes, y=y, sample_weight=sample_weight
+        )
+    weights[~np.isfinite(weights)] = 0.0
+    return weights
+
+
 def _check_solver(solver: str, l1_ratio: float) -> None:
     if l1_ratio > 0 and solver not in ("auto", "lbfgs"):
         raise ValueError(
@@ -556,11 +595,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         )
         check_classification_targets(y)
         classes, y_encoded = np.unique(y, return_inverse=True)
-        if classes.size < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y; "
-                f"got only one class: {classes.tolist()[0]!r}."
-            )
+        name = type(self).__name__
+        _check_two_classes(classes, name)
         if sample_weight is not None or self.class_weight is not None:
             # float64 whatever X's dtype: weights of float32 data may exceed
             # float32's range, and they are only n_samples numbers.
@@ -568,28 +604,17 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         if self.class_weight is not None:
-            if isinstance(self.class_weight, dict):
-                _check_class_weight_values(self.class_weight)
-            # "balanced" divides by each class's total weight: a class whose
-            # samples all weigh zero gets class weight 0, not inf (0 * inf = nan).
-            with np.errstate(divide="ignore"):
-                class_weight = compute_class_weight(
-                    self.class_weight, classes=classes, y=y, sample_weight=sample_weight
-                )
-            class_weight[~np.isfinite(class_weight)] = 0.0
+            class_weight = _class_weight_per_class(
+                self.class_weight, classes, y, sample_weight
+            )
             # A new array: the caller's sample_weight is never modified.
             sample_weight = sample_weight * class_weight[y_encoded]
         if sample_weight is not None:
-            weight_per_class = np.bincount(
-                y_encoded, weights=sample_weight, minlength=classes.size
+            _check_two_weighted_classes(
+                classes,
+                np.bincount(y_encoded, weights=sample_weight, minlength=classes.size),
+                name,
             )
-            if np.count_nonzero(weight_per_class > 0) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes "
-                    "with positive weight; after sample_weight and class_weight, "
-                    f"only class(es) {classes[weight_per_class > 0].tolist()} "
-                    "remain."
-                )
         return X, y, classes, y_encoded, sample_weight
 
     def _fitted_attributes(self, coef, classes, n_features: int, dtype) -> dict:

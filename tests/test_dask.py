@@ -252,6 +252,20 @@ def test_bad_input_gets_a_clear_error(client, problem, change, message):
         SoftmaxRegression().fit(chunked(X), chunked(y), sample_weight=chunked(weights))
 
 
+@pytest.mark.parametrize(
+    ("class_weight", "message"),
+    [({0: -1.0}, "finite, non-negative"), ({7: 1.0}, "not in class")],
+)
+def test_bad_class_weight_gets_the_in_memory_error(
+    client, problem, class_weight, message
+):
+    X, y, _ = problem
+    with pytest.raises(ValueError, match=message):
+        SoftmaxRegression(class_weight=class_weight).fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        SoftmaxRegression(class_weight=class_weight).fit(chunked(X), chunked(y))
+
+
 def test_unknown_chunk_lengths_get_a_clear_error(client, problem):
     X, y, _ = problem
     X_unknown = chunked(X)[chunked(y) >= 0]
