@@ -72,11 +72,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_evaluations(data: DaskData, repeats: int) -> float:
-    """Median seconds of one loss-and-gradient evaluation over the cluster."""
+def time_evaluations(data, repeats: int) -> float:
+    """Median seconds of one loss-and-gradient evaluation of ``data``'s objective.
+
+    ``data`` is a DaskData or an InMemoryData; one evaluation first, untimed
+    (on a cluster it also reads spilled chunks back).
+    """
     with data.objective(1e-6, True, None) as loss:
         coef = np.random.default_rng(2).normal(scale=0.01, size=loss.n_coef)
-        loss.loss_gradient(coef)  # the first reads spilled chunks back, too
+        loss.loss_gradient(coef)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
@@ -85,18 +89,20 @@ def time_evaluations(data: DaskData, repeats: int) -> float:
     return float(np.median(times))
 
 
+def local_cluster(n_workers: int, memory_limit="auto") -> LocalCluster:
+    """Worker processes of one thread each, no dashboard, quiet logs."""
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        memory_limit=memory_limit,
+        dashboard_address=":0",
+        silence_logs=40,
+    )
+
+
 def cluster_run(n_workers, X, y, memory_limit, repeats, fit_params) -> dict:
     """Evaluations and a fit on a fresh cluster of ``n_workers``."""
-    with (
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            memory_limit=memory_limit,
-            dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        Client(cluster),
-    ):
+    with local_cluster(n_workers, memory_limit) as cluster, Client(cluster):
         rss_before = peak_rss_mib()
         start = time.perf_counter()
         X_persisted, y_persisted = dask.persist(X, y)
@@ -126,12 +132,7 @@ def cluster_run(n_workers, X, y, memory_limit, repeats, fit_params) -> dict:
 def latency_constants(repeats: int) -> dict:
     """Round trip of an evaluation with no data, and the cost per coefficient."""
     results = {}
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=":0", silence_logs=40
-        ) as cluster,
-        Client(cluster),
-    ):
+    with local_cluster(2) as cluster, Client(cluster):
         for n_features in (4, 20_000):
             X = da.random.default_rng(0).standard_normal(
                 (20, n_features), chunks=(10, n_features)
@@ -158,20 +159,12 @@ def in_memory_run(n_rows, n_features, repeats, fit_params) -> dict:
         X, y = dask.compute(X, y)
     from softmax_regression._fit import InMemoryData
 
-    data = InMemoryData(X, y, N_CLASSES, None)
-    with data.objective(1e-6, True, None) as loss:
-        coef = np.random.default_rng(2).normal(scale=0.01, size=loss.n_coef)
-        loss.loss_gradient(coef)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            loss.loss_gradient(coef)
-            times.append(time.perf_counter() - start)
+    evaluation_s = time_evaluations(InMemoryData(X, y, N_CLASSES, None), repeats)
     start = time.perf_counter()
     model = SoftmaxRegression(**fit_params).fit(X, y)
     return {
         "rows": n_rows,
-        "evaluation_s": float(np.median(times)),
+        "evaluation_s": evaluation_s,
         "fit_s": time.perf_counter() - start,
         "n_iter": int(model.n_iter_[0]),
         "model": model,
@@ -184,16 +177,7 @@ def dask_ml_run(X, y, memory_limit, max_iter) -> dict | None:
         from dask_ml.linear_model import LogisticRegression
     except ImportError:
         return None
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            memory_limit=memory_limit,
-            dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        Client(cluster),
-    ):
+    with local_cluster(2, memory_limit) as cluster, Client(cluster):
         X_persisted, y_persisted = dask.persist(X, (y % 2).astype(np.float64))
         wait([X_persisted, y_persisted])
         start = time.perf_counter()

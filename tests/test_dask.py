@@ -304,20 +304,26 @@ def kill_one_worker(client):
         time.sleep(0.05)
 
 
-def test_fit_survives_a_killed_worker(own_cluster, problem, monkeypatch):
+def kill_one_worker_at_evaluation(number, client, monkeypatch):
+    """Kill a worker just before the ``number``-th evaluation; return the calls."""
     from softmax_regression import _dask
 
-    X, y, _ = problem
     calls = []
     loss_gradient = _dask._DaskDataTerm.loss_gradient
 
     def killing(self, coef):
         calls.append(None)
-        if len(calls) == 3:
-            kill_one_worker(own_cluster)
+        if len(calls) == number:
+            kill_one_worker(client)
         return loss_gradient(self, coef)
 
     monkeypatch.setattr(_dask._DaskDataTerm, "loss_gradient", killing)
+    return calls
+
+
+def test_fit_survives_a_killed_worker(own_cluster, problem, monkeypatch):
+    X, y, _ = problem
+    calls = kill_one_worker_at_evaluation(3, own_cluster, monkeypatch)
     memory = SoftmaxRegression(tol=1e-8, solver="lbfgs").fit(X, y)
     with pytest.warns(RuntimeWarning, match="worker was lost"):
         recovered = SoftmaxRegression(tol=1e-8, solver="lbfgs").fit(
@@ -330,8 +336,6 @@ def test_fit_survives_a_killed_worker(own_cluster, problem, monkeypatch):
 def test_fit_fails_clearly_when_lost_data_cannot_be_recomputed(
     own_cluster, problem, monkeypatch
 ):
-    from softmax_regression import _dask
-
     X, y, _ = problem
     # Scattered chunks have no graph to recompute them from.
     workers = list(own_cluster.scheduler_info()["workers"])
@@ -346,16 +350,7 @@ def test_fit_fails_clearly_when_lost_data_cannot_be_recomputed(
             for future, rows in zip(futures, blocks, strict=True)
         ]
     )
-    calls = []
-    loss_gradient = _dask._DaskDataTerm.loss_gradient
-
-    def killing(self, coef):
-        calls.append(None)
-        if len(calls) == 2:
-            kill_one_worker(own_cluster)
-        return loss_gradient(self, coef)
-
-    monkeypatch.setattr(_dask._DaskDataTerm, "loss_gradient", killing)
+    kill_one_worker_at_evaluation(2, own_cluster, monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         with pytest.raises(RuntimeError, match="could not be restored"):
