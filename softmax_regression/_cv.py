@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 from joblib import effective_n_jobs
+from sklearn import get_config
 from sklearn.base import _fit_context
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
@@ -29,6 +30,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from ._array_api import dispatched_namespace, to_host
 from ._estimator import SoftmaxRegression, _any_dask, _check_solver
 from ._fit import InMemoryData
 
@@ -283,6 +285,13 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self.max_iter = max_iter
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NumPy only: its folds, scoring and refit run on NumPy data (fit
+        # says so for device arrays).
+        tags.array_api_support = False
+        return tags
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **params):
         """Cross-validate ``C`` and ``l1_ratio``, then fit the final model.
@@ -315,6 +324,18 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 "X_sample.compute()), then fit SoftmaxRegression(C=...) on the "
                 "Dask data."
             )
+        if dispatched_namespace(X) is not None:
+            raise TypeError(
+                f"{type(self).__name__} does not fit arrays of the "
+                f"{type(X).__module__.split('.')[0]} namespace under "
+                "array_api_dispatch: its folds, scoring and refit run on NumPy "
+                "data. Choose C on NumPy data (or a NumPy sample), then fit "
+                "SoftmaxRegression(C=...) on the device arrays, which supports "
+                "them."
+            )
+        if get_config()["array_api_dispatch"]:
+            # NumPy X: labels and weights of another namespace follow it.
+            y, sample_weight = to_host(y), to_host(sample_weight)
         _raise_for_params(params, self, "fit", allow={"groups"})
         Cs, l1_ratios = self._check_grid()
         _check_solver(self.solver, float(l1_ratios.max()))

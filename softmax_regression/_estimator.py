@@ -12,8 +12,10 @@ import joblib
 import numpy as np
 import scipy.sparse as sp
 import sklearn
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._array_api import check_same_namespace, get_namespace_and_device
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
@@ -25,9 +27,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._array_api import dispatched_namespace, to_host
 from ._callbacks import CallbackSupportMixin, IterationTasks, has_callbacks
 from ._fit import InMemoryData, fit_coef, initial_coef, resolve_solver
-from ._loss import _softmax_inplace, log_softmax
+from ._loss import _log_softmax, _softmax_inplace
 from ._solvers import (
     CONVERGED,
     MAX_ITER,
@@ -448,6 +451,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         # origin, so data not centred there cannot be fitted well (scikit-learn's
         # LogisticRegression(fit_intercept=False) scores the same on its checks).
         tags.classifier_tags.poor_score = not self.fit_intercept
+        tags.array_api_support = True
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -462,9 +466,16 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             CSR/CSC matrices are used as they are, without a copy; anything
             else is converted to float64 first. A Dask collection is fitted on
             the ``dask.distributed`` cluster of the default client, where it
-            stays (see the Dask page of the documentation).
+            stays (see the Dask page of the documentation). Under
+            ``sklearn.config_context(array_api_dispatch=True)``, arrays of
+            another namespace (PyTorch, CuPy, array-api-strict) are fitted on
+            their device, where they stay; the fitted attributes are then
+            arrays of that namespace on that device (see the array API page of
+            the documentation).
         y : array-like or dask Array/Series of shape (n_samples,)
-            Class labels of any type, at least two distinct ones.
+            Class labels of any type, at least two distinct ones. Under array
+            API dispatch, moved to ``X``'s namespace and device (string labels
+            stay NumPy).
         sample_weight : array-like or dask Array/Series of shape (n_samples,), \
                 default=None
             Non-negative weights; ``None`` means all ones. A weight of 2 is the
@@ -491,6 +502,18 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             ) as data:
                 self.n_features_in_ = data.shape[1]
                 return self._fit_data(data, X, y, data.classes, sample_weight)
+        xp = dispatched_namespace(X)
+        if xp is not None:
+            from ._array_api import ArrayAPIData, validate_fit_data
+
+            X, classes, y_encoded, fit_weight, classes_host = validate_fit_data(
+                self, X, y, sample_weight, xp
+            )
+            data = ArrayAPIData(X, y_encoded, classes_host.size, fit_weight, xp)
+            return self._fit_data(data, X, y, classes, sample_weight)
+        if get_config()["array_api_dispatch"]:
+            # NumPy X: labels and weights of another namespace follow it.
+            y, sample_weight = to_host(y), to_host(sample_weight)
         X, y, classes, y_encoded, fit_weight = self._validate_fit_data(
             X, y, sample_weight
         )
@@ -498,7 +521,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         return self._fit_data(data, X, y, classes, sample_weight)
 
     def _fit_data(self, data, X, y, classes, sample_weight):
-        """Fit on validated ``data``; ``X``, ``y`` as the callbacks see them."""
+        """Fit on validated ``data``; ``X``, ``y`` as the callbacks see them.
+
+        ``classes`` are stored as they are (NumPy, or ``y``'s namespace on the
+        array API path); the coefficients go where ``data`` says
+        (``data.from_host``, if it has one: ``X``'s namespace and device).
+        """
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         task = self._init_callback_context(max_subtasks=self.max_iter + 1)
         task.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
@@ -513,8 +541,11 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             coef0=self._warm_start_coef(classes, data.shape[1]),
             metadata=metadata,
         )
-        self._set_coef(coef, classes, data.shape[1], data.dtype)
+        from_host = getattr(data, "from_host", None)
+        self._set_coef(coef, classes, data.shape[1], data.dtype, from_host)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        if from_host is not None:
+            self.n_iter_ = from_host(self.n_iter_)
         task.call_on_fit_task_end(
             estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
         )
@@ -552,7 +583,11 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 task,
                 self,
                 lambda coef: self._fitted_attributes(
-                    coef, classes, n_features, data.dtype
+                    coef,
+                    classes,
+                    n_features,
+                    data.dtype,
+                    getattr(data, "from_host", None),
                 ),
                 coef0,
                 f"{solver}-iter",
@@ -617,25 +652,30 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         return X, y, classes, y_encoded, sample_weight
 
-    def _fitted_attributes(self, coef, classes, n_features: int, dtype) -> dict:
-        """Return the fitted attributes that a flat ``[W, b]`` solution makes."""
-        n_classes = classes.size
+    def _fitted_attributes(
+        self, coef, classes, n_features: int, dtype, from_host=None
+    ) -> dict:
+        """Return the fitted attributes that a flat ``[W, b]`` solution makes.
+
+        ``from_host`` moves the coefficients to where the data is (the array
+        API path); they stay NumPy arrays if it is None.
+        """
+        n_classes = classes.shape[0]
         weights = coef[: n_classes * n_features].reshape(n_classes, n_features)
         intercept = coef[n_classes * n_features :]
         if intercept.size:
             intercept = intercept - intercept.mean()
         else:
             intercept = np.zeros(n_classes)
-        return {
-            "classes_": classes,
-            "coef_": weights.astype(dtype),
-            "intercept_": intercept.astype(dtype),
-        }
+        weights, intercept = weights.astype(dtype), intercept.astype(dtype)
+        if from_host is not None:
+            weights, intercept = from_host(weights), from_host(intercept)
+        return {"classes_": classes, "coef_": weights, "intercept_": intercept}
 
-    def _set_coef(self, coef, classes, n_features: int, dtype) -> None:
+    def _set_coef(self, coef, classes, n_features: int, dtype, from_host=None) -> None:
         """Store a flat ``[W, b]`` solution as the fitted attributes."""
         for name, value in self._fitted_attributes(
-            coef, classes, n_features, dtype
+            coef, classes, n_features, dtype, from_host
         ).items():
             setattr(self, name, value)
 
@@ -666,6 +706,14 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         check_is_fitted(self)
+        if not isinstance(self.coef_, np.ndarray) and not sp.issparse(self.coef_):
+            raise TypeError(
+                "sparsify needs NumPy coefficients: scipy.sparse has no form for "
+                f"arrays of {type(self.coef_).__module__.split('.')[0]}, where "
+                "this model was fitted. Move it to NumPy first: under "
+                "array_api_dispatch, model = sklearn.utils._array_api."
+                "move_estimator_to(model, numpy, 'cpu')."
+            )
         self.coef_ = sp.csr_matrix(self.coef_)
         return self
 
@@ -673,31 +721,44 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """Return the previous solution as a flat ``[W, b]`` if warm starting."""
         if not (self.warm_start and hasattr(self, "coef_")):
             return None
-        if not np.array_equal(classes, self.classes_) or (
+        # The previous fit's attributes may be of another namespace or device.
+        classes, previous_classes = to_host(classes), to_host(self.classes_)
+        if not np.array_equal(classes, previous_classes) or (
             self.coef_.shape[1] != n_features
         ):
             raise ValueError(
                 "warm_start=True needs the same classes and number of features "
-                f"as the previous fit: it had classes {self.classes_.tolist()} and "
-                f"{self.coef_.shape[1]} features, this data has "
+                f"as the previous fit: it had classes {previous_classes.tolist()} "
+                f"and {self.coef_.shape[1]} features, this data has "
                 f"{classes.tolist()} and {n_features}. Set warm_start=False "
                 "to start afresh."
             )
         coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
-        parts = [coef.ravel()]
+        parts = [to_host(coef).ravel()]
         if self.fit_intercept:
-            parts.append(self.intercept_)
+            parts.append(to_host(self.intercept_))
         return np.concatenate(parts).astype(np.float64)
 
-    def _raw_prediction(self, X) -> np.ndarray:
-        """Validate ``X`` and return the scores, of shape (n_samples, n_classes)."""
+    def _raw_prediction(self, X, method: str):
+        """Validate ``X`` and return the scores, of shape (n_samples, n_classes).
+
+        Also returns the namespace of ``X`` if it is not NumPy's (array API
+        dispatch), else None. ``method`` names the caller in errors.
+        """
         check_is_fitted(self)
+        check_same_namespace(X, self, attribute="coef_", method=method)
+        xp = dispatched_namespace(X)
+        if xp is not None:
+            from ._array_api import linear_scores
+
+            X = validate_data(self, X, dtype=[xp.float64, xp.float32], reset=False)
+            return linear_scores(X, self.coef_, self.intercept_, xp), xp
         X = validate_data(
             self, X, accept_sparse=_ACCEPTED_SPARSE, dtype=_ACCEPTED_DTYPES, reset=False
         )
         raw_prediction = safe_sparse_dot(X, self.coef_.T, dense_output=True)
         raw_prediction += self.intercept_
-        return raw_prediction
+        return raw_prediction, None
 
     def decision_function(self, X):
         r"""Raw scores of each class.
@@ -716,7 +777,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """
         if _any_dask(X):
             return self._predict_dask(X, "decision_function")
-        raw_prediction = self._raw_prediction(X)
+        raw_prediction, _ = self._raw_prediction(X, "decision_function")
         if raw_prediction.shape[1] == 2:
             return raw_prediction[:, 1] - raw_prediction[:, 0]
         return raw_prediction
@@ -736,8 +797,17 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """
         if _any_dask(X):
             return self._predict_dask(X, "predict")
-        raw_prediction = self._raw_prediction(X)
-        return self.classes_[np.argmax(raw_prediction, axis=1)]
+        raw_prediction, xp = self._raw_prediction(X, "predict")
+        if xp is None:
+            return self.classes_[np.argmax(raw_prediction, axis=1)]
+        from ._array_api import take_classes
+
+        return take_classes(
+            self.classes_,
+            xp.argmax(raw_prediction, axis=1),
+            xp,
+            get_namespace_and_device(raw_prediction)[2],
+        )
 
     def predict_proba(self, X):
         """Probability of each class: the softmax of the scores.
@@ -754,8 +824,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """
         if _any_dask(X):
             return self._predict_dask(X, "predict_proba")
-        raw_prediction = self._raw_prediction(X)
-        _softmax_inplace(raw_prediction, axis=1)
+        raw_prediction, xp = self._raw_prediction(X, "predict_proba")
+        _softmax_inplace(raw_prediction, axis=1, xp=xp)
         return raw_prediction
 
     def score(self, X, y, sample_weight=None):
@@ -799,7 +869,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """
         if _any_dask(X):
             return self._predict_dask(X, "predict_log_proba")
-        return log_softmax(self._raw_prediction(X), axis=1)
+        raw_prediction, xp = self._raw_prediction(X, "predict_log_proba")
+        return _log_softmax(raw_prediction, axis=1, xp=np if xp is None else xp)
 
     def _predict_dask(self, X, method: str):
         """Return ``method`` on a Dask ``X``: a lazy Dask array, chunk for chunk."""

@@ -190,9 +190,10 @@ def fit_coef(
 
     Parameters
     ----------
-    data : InMemoryData or DaskData
+    data : InMemoryData, DaskData or ArrayAPIData
         The training data, its labels and sample weights (class weights
-        included), as :class:`InMemoryData` describes it.
+        included), as :class:`InMemoryData` describes it (a Dask cluster's, or
+        arrays on a device: :mod:`._dask`, :mod:`._array_api`).
     C : float
         Inverse penalty strength, in ``(0, inf]``.
     l1_ratio : float

@@ -2,9 +2,10 @@ r"""The penalised objective of a linear softmax model over its coefficients.
 
 No scikit-learn here either: this layer turns a flat coefficient vector into
 weights and intercepts and adds the penalty to a data term (the weighted
-cross-entropy of :mod:`softmax_regression._shard`, in memory or summed over a
-Dask cluster's workers). The estimator validates input; the solvers only see
-:meth:`LinearSoftmaxLoss.loss_gradient` and :meth:`LinearSoftmaxLoss.hessp`.
+cross-entropy of :mod:`softmax_regression._shard`, in memory, summed over a
+Dask cluster's workers, or on a device through the array API). The estimator
+validates input; the solvers only see :meth:`LinearSoftmaxLoss.loss_gradient`
+and :meth:`LinearSoftmaxLoss.hessp`.
 """
 
 from __future__ import annotations

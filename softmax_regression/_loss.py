@@ -45,33 +45,42 @@ def _as_float_array(raw_prediction) -> np.ndarray:
     return raw_prediction
 
 
-def _softmax_inplace(raw_prediction: np.ndarray, axis: int) -> np.ndarray:
+def _softmax_inplace(raw_prediction, axis: int, xp=None):
     """Overwrite ``raw_prediction`` with its softmax along ``axis``.
 
     This is the kernel every other function of the package is built on.
 
     Parameters
     ----------
-    raw_prediction : ndarray of floating dtype
+    raw_prediction : array of floating dtype
         Raw scores, overwritten with the probabilities.
     axis : int
         The class axis.
+    xp : array namespace, optional
+        The namespace of ``raw_prediction`` if it is not a NumPy array (an
+        array API namespace, see :mod:`softmax_regression._array_api`).
 
     Returns
     -------
-    log_sum_exp : ndarray
+    log_sum_exp : array
         ``logsumexp(raw_prediction, axis)`` of the scores as they were on entry,
         with ``axis`` removed; the same dtype as ``raw_prediction``.
     """
-    max_raw = np.max(raw_prediction, axis=axis, keepdims=True)
+    in_numpy = xp is None
+    if in_numpy:
+        xp = np
+    max_raw = xp.max(raw_prediction, axis=axis, keepdims=True)
     raw_prediction -= max_raw
-    np.exp(raw_prediction, out=raw_prediction)
-    sum_exp = np.sum(raw_prediction, axis=axis, keepdims=True)
+    if in_numpy:
+        np.exp(raw_prediction, out=raw_prediction)
+    else:  # the array API has no out=; in-place assignment is standard
+        raw_prediction[...] = xp.exp(raw_prediction)
+    sum_exp = xp.sum(raw_prediction, axis=axis, keepdims=True)
     raw_prediction /= sum_exp
     # sum_exp >= 1 since one term is exp(0): the log is finite.
-    log_sum_exp = np.log(sum_exp, out=sum_exp)
+    log_sum_exp = xp.log(sum_exp)
     log_sum_exp += max_raw
-    return np.squeeze(log_sum_exp, axis=axis)
+    return xp.squeeze(log_sum_exp, axis=axis)
 
 
 def softmax(raw_prediction, axis: int = -1) -> np.ndarray:
@@ -130,11 +139,15 @@ def log_softmax(raw_prediction, axis: int = -1) -> np.ndarray:
     >>> log_softmax([0.0, 1000.0]).tolist()
     [-1000.0, 0.0]
     """
-    raw_prediction = _as_float_array(raw_prediction)
-    max_raw = np.max(raw_prediction, axis=axis, keepdims=True)
+    return _log_softmax(_as_float_array(raw_prediction), axis, np)
+
+
+def _log_softmax(raw_prediction, axis: int, xp):
+    """:func:`log_softmax` of a float array of the namespace ``xp``."""
+    max_raw = xp.max(raw_prediction, axis=axis, keepdims=True)
     shifted = raw_prediction - max_raw
-    sum_exp = np.sum(np.exp(shifted), axis=axis, keepdims=True)
-    shifted -= np.log(sum_exp)
+    sum_exp = xp.sum(xp.exp(shifted), axis=axis, keepdims=True)
+    shifted -= xp.log(sum_exp)
     return shifted
 
 

@@ -22,6 +22,12 @@ a chunk its store may have spilled to disk). What the shard keeps is what
 belongs to its rows: the labels' positions, the weights, and the buffer of
 scores that holds the probabilities at the coefficients last evaluated, for
 the Hessian products that follow.
+
+The arrays may also live in another array namespace (PyTorch, CuPy,
+array-api-strict; on a GPU): the maths below is written once, with Python's
+operators and the few primitives :class:`NumpyOperations` gathers, which
+:class:`softmax_regression._array_api.ArrayAPIOperations` provides in the
+array API standard.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ class _Block:
     start: int  # first row of the block in the shard
     stop: int  # one past its last row
     scores: np.ndarray  # its slice of the shared score buffer
-    true_index: np.ndarray  # flat positions of (sample, true class) in scores
+    true_class: object  # where each sample's true class is in scores (see ops)
     weight: np.ndarray  # normalised sample weights of the rows, in X.dtype
     weight64: np.ndarray  # the same in float64, for the loss sum
 
@@ -62,7 +68,16 @@ def _power_of_two_scale(array: np.ndarray) -> float:
     on ``array / s`` and multiplied back by ``s`` gives the same bits as on
     ``array``, unless it would have overflowed (or gone subnormal).
     """
-    largest = max(float(np.max(array, initial=0.0)), -float(np.min(array, initial=0.0)))
+    return power_of_two_above(
+        max(float(np.max(array, initial=0.0)), -float(np.min(array, initial=0.0)))
+    )
+
+
+def power_of_two_above(largest: float) -> float:
+    """Return the power of two ``s`` with ``largest / s`` in [0.5, 1), or 1.
+
+    1 for zero, inf or NaN: nothing to scale, or nothing scaling could mend.
+    """
     if largest == 0.0 or not math.isfinite(largest):
         return 1.0
     return math.ldexp(1.0, math.frexp(largest)[1])
@@ -73,13 +88,132 @@ def _row_view(X, start: int, stop: int):
     if start == 0 and stop == X.shape[0]:
         return X
     if not sp.issparse(X):
-        return X[start:stop]
+        return X[start:stop, ...]  # the array API indexes every axis
     begin, end = X.indptr[start], X.indptr[stop]
     return sp.csr_matrix(
         (X.data[begin:end], X.indices[begin:end], X.indptr[start : stop + 1] - begin),
         shape=(stop - start, X.shape[1]),
         copy=False,
     )
+
+
+class NumpyOperations:
+    """The primitives of :class:`CrossEntropyShard` for NumPy and scipy.sparse.
+
+    Everything the shard's maths needs beyond Python's operators: where the
+    array API standard has no equivalent (``out=`` arguments, assignment at
+    integer positions, ``np.errstate``) or NumPy has a faster way. Another
+    namespace's class provides the same methods
+    (:class:`softmax_regression._array_api.ArrayAPIOperations`).
+    """
+
+    xp = None  # the namespace, for _softmax_inplace: None means NumPy
+    block_bytes = _DENSE_BLOCK_BYTES
+
+    @staticmethod
+    def score_buffers(
+        sizes: list[int], n_classes: int, class_axis: int, dtype
+    ) -> list[np.ndarray]:
+        """One score array per block, views of one buffer of all the rows."""
+        raw = np.empty(sum(sizes) * n_classes, dtype=dtype)
+        buffers, start = [], 0
+        for size in sizes:
+            shape = (n_classes, size) if class_axis == 0 else (size, n_classes)
+            buffers.append(raw[start : start + size * n_classes].reshape(shape))
+            start += size * n_classes
+        return buffers
+
+    @staticmethod
+    def weights(normalised_weight, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """Return the normalised weights in ``dtype`` and in float64."""
+        weight64 = np.asarray(normalised_weight, dtype=np.float64)
+        return weight64.astype(dtype), weight64
+
+    @staticmethod
+    def true_class(y_block, n_classes: int, class_axis: int) -> np.ndarray:
+        """Flat positions of each sample's true class in its block's scores."""
+        y_block = np.asarray(y_block, dtype=np.intp)
+        rows = np.arange(y_block.size)
+        if class_axis == 0:
+            return y_block * y_block.size + rows
+        return rows * n_classes + y_block
+
+    @staticmethod
+    def take_true(scores, true_class) -> np.ndarray:
+        """Each sample's score (or probability) of its true class."""
+        return scores.reshape(-1)[true_class]
+
+    @staticmethod
+    def subtract_at_true(array, true_class, values) -> None:
+        """Subtract ``values`` from each sample's entry of its true class."""
+        array.reshape(-1)[true_class] -= values
+
+    @staticmethod
+    def reshape(array, shape: tuple[int, ...]) -> np.ndarray:
+        return array.reshape(shape)
+
+    @staticmethod
+    def itemsize(dtype) -> int:
+        return np.dtype(dtype).itemsize
+
+    @staticmethod
+    def zeros(shape) -> np.ndarray:
+        """Return a float64 accumulator of zeros."""
+        return np.zeros(shape)
+
+    @staticmethod
+    def empty_like(array) -> np.ndarray:
+        return np.empty_like(array)
+
+    @staticmethod
+    def sum(array, axis: int):
+        """Sum along ``axis``, kept as an axis of length one."""
+        return np.sum(array, axis=axis, keepdims=True)
+
+    @staticmethod
+    def expand_dims(array, axis: int):
+        return np.expand_dims(array, axis)
+
+    @staticmethod
+    def matmul_into(first, second, out) -> None:
+        np.matmul(first, second, out=out)
+
+    @staticmethod
+    def dot64(weight64, values):
+        """``sum_i weight64_i * values_i`` in float64."""
+        return np.dot(weight64, values)
+
+    @staticmethod
+    def sum64(array, axis: int):
+        return array.sum(axis=axis, dtype=np.float64)
+
+    @staticmethod
+    def multiply64(array, scale: float):
+        """``array * scale`` in float64."""
+        return np.multiply(array, scale, dtype=np.float64)
+
+    @staticmethod
+    def ignore_overflow():
+        """Return a context where overflow to inf does not warn.
+
+        Beyond float64 (features near 1e150) the Hessian product is inf: the
+        solver driver stops on it, so numpy need not warn.
+        """
+        return np.errstate(over="ignore")
+
+    @staticmethod
+    def power_of_two_scale(array) -> float:
+        return _power_of_two_scale(array)
+
+    @staticmethod
+    def from_host(array: np.ndarray, dtype):
+        """Return a float64 host array (coefficients) in ``dtype``, where X is."""
+        return array.astype(dtype, copy=False)
+
+    @staticmethod
+    def to_host(loss, weights, intercept) -> tuple[float, np.ndarray, np.ndarray]:
+        """Return the sums as a float (``loss`` may be None) and host arrays."""
+        return None if loss is None else float(loss), weights, intercept
 
 
 class CrossEntropyShard:
@@ -123,6 +257,10 @@ class CrossEntropyShard:
         Threads to run the blocks on, shared with other shards (a worker's
         chunks) and left running by :meth:`close`; by default the shard starts
         its own ``n_threads`` threads.
+    operations : object, default=NumpyOperations()
+        The array primitives, for arrays of another namespace (then ``X``,
+        ``y`` and ``normalised_weight`` are arrays of it, on one device, and
+        ``X`` is dense).
     """
 
     def __init__(
@@ -134,43 +272,39 @@ class CrossEntropyShard:
         fit_intercept: bool,
         n_threads: int = 1,
         executor: Executor | None = None,
+        operations=None,
     ) -> None:
+        self.ops = ops = NumpyOperations() if operations is None else operations
         self.n_classes = n_classes
         self.n_rows, self.n_features = X.shape
         self.fit_intercept = fit_intercept
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
-        weight64 = np.asarray(normalised_weight, dtype=np.float64)
-        weight = weight64.astype(self.dtype)
+        weight, weight64 = ops.weights(normalised_weight, self.dtype)
         # Sample-major scores for sparse X: what scipy's products produce.
         self._class_axis = 1 if self.sparse else 0
-        # The one n_rows x n_classes buffer, reused by every evaluation; it
-        # holds the probabilities at the coef last evaluated, for hessp.
-        self._raw = np.empty(self.n_rows * n_classes, dtype=self.dtype)
         self._probabilities_at: np.ndarray | None = None
 
-        y = np.asarray(y, dtype=np.intp)
-        self._blocks = []
-        for start, stop in self._block_bounds(X, n_threads):
-            rows = np.arange(stop - start)
-            if self._class_axis == 0:
-                true_index = y[start:stop] * (stop - start) + rows
-                shape = (n_classes, stop - start)
-            else:
-                true_index = rows * n_classes + y[start:stop]
-                shape = (stop - start, n_classes)
-            self._blocks.append(
-                _Block(
-                    start=start,
-                    stop=stop,
-                    scores=self._raw[start * n_classes : stop * n_classes].reshape(
-                        shape
-                    ),
-                    true_index=true_index,
-                    weight=weight[start:stop],
-                    weight64=weight64[start:stop],
-                )
+        bounds = self._block_bounds(X, n_threads)
+        # The n_rows x n_classes scores, reused by every evaluation; they hold
+        # the probabilities at the coef last evaluated, for hessp.
+        buffers = ops.score_buffers(
+            [stop - start for start, stop in bounds],
+            n_classes,
+            self._class_axis,
+            self.dtype,
+        )
+        self._blocks = [
+            _Block(
+                start=start,
+                stop=stop,
+                scores=scores,
+                true_class=ops.true_class(y[start:stop], n_classes, self._class_axis),
+                weight=weight[start:stop],
+                weight64=weight64[start:stop],
             )
+            for (start, stop), scores in zip(bounds, buffers, strict=True)
+        ]
         # Contiguous groups of blocks, one per thread.
         n_groups = min(n_threads, len(self._blocks))
         self._groups = [list(group) for group in np.array_split(self._blocks, n_groups)]
@@ -197,8 +331,8 @@ class CrossEntropyShard:
             # few, large blocks, one per thread.
             n_blocks = n_threads
         else:
-            row_bytes = max(1, X.shape[1] * X.dtype.itemsize)
-            rows = max(_MIN_BLOCK_ROWS, _DENSE_BLOCK_BYTES // row_bytes)
+            row_bytes = max(1, X.shape[1] * self.ops.itemsize(X.dtype))
+            rows = max(_MIN_BLOCK_ROWS, self.ops.block_bytes // row_bytes)
             n_blocks = max(n_threads, -(-n_rows // rows))
         n_blocks = max(1, min(n_blocks, n_rows))
         edges = np.linspace(0, n_rows, n_blocks + 1).round().astype(int)
@@ -239,7 +373,7 @@ class CrossEntropyShard:
         already shaped to broadcast along the samples.
         """
         if self._class_axis == 0:
-            np.matmul(weights, X_block.T, out=out)
+            self.ops.matmul_into(weights, X_block.T, out)
         else:
             out[...] = X_block @ weights
         if self.fit_intercept:
@@ -259,26 +393,37 @@ class CrossEntropyShard:
 
     def _prepare(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weights and intercepts in ``X.dtype``, laid out for the blocks."""
-        weights, intercept = self._split(coef)
-        weights = weights.astype(self.dtype, copy=False)
+        # One transfer of all the coefficients to where X is, then views.
+        coef = self.ops.from_host(coef, self.dtype)
+        n_weights = self.n_classes * self.n_features
+        weights = self.ops.reshape(coef[:n_weights], (self.n_classes, self.n_features))
+        intercept = coef[n_weights:] if self.fit_intercept else None
         if self._class_axis == 1:
             weights = np.ascontiguousarray(weights.T)
         if intercept is not None:
-            intercept = np.expand_dims(
-                intercept.astype(self.dtype, copy=False), 1 - self._class_axis
-            )
+            intercept = self.ops.expand_dims(intercept, 1 - self._class_axis)
         return weights, intercept
 
-    def _assemble(self, parts: list) -> np.ndarray:
-        """Sum the groups' gradient parts into one flat float64 vector."""
+    def _assemble(self, parts: list) -> tuple[float, np.ndarray]:
+        """Sum the groups' ``(loss, weights part, intercept part)``.
+
+        Returns the loss and the flat float64 vector of the parts on the host.
+        """
+        loss, data_weights, data_intercept = parts[0]
+        for part in parts[1:]:
+            if loss is not None:
+                loss = loss + part[0]
+            data_weights = data_weights + part[1]
+            data_intercept = data_intercept + part[2]
+        loss, data_weights, data_intercept = self.ops.to_host(
+            loss, data_weights, data_intercept
+        )
         result = np.zeros(self.n_coef)
         result_weights, result_intercept = self._split(result)
-        for part in parts:
-            data_weights = part[-2]
-            result_weights += data_weights if self._class_axis == 0 else data_weights.T
-            if result_intercept is not None:
-                result_intercept += part[-1]
-        return result
+        result_weights += data_weights if self._class_axis == 0 else data_weights.T
+        if result_intercept is not None:
+            result_intercept += data_intercept
+        return loss, result
 
     def _group_loss_gradient(self, blocks: list[_Block], X, weights, intercept):
         """Loss and gradient sums over some blocks, run by one thread.
@@ -287,23 +432,24 @@ class CrossEntropyShard:
         respect to the weights (in the layout of ``weights``) and to the
         intercepts, all float64. Leaves the probabilities in ``block.scores``.
         """
-        class_axis = self._class_axis
-        grad_weights = np.zeros(weights.shape)
-        grad_intercept = np.zeros(self.n_classes)
-        loss = 0.0
+        ops, class_axis = self.ops, self._class_axis
+        grad_weights = ops.zeros(weights.shape)
+        grad_intercept = ops.zeros(self.n_classes)
+        loss = ops.zeros(())
         for block in blocks:
             X_block = _row_view(X, block.start, block.stop)
             scores = block.scores
             self._linear_scores(X_block, weights, intercept, out=scores)
-            raw_true = scores.reshape(-1)[block.true_index]
-            log_sum_exp = _softmax_inplace(scores, axis=class_axis)  # scores = P
+            raw_true = ops.take_true(scores, block.true_class)
+            # scores = P
+            log_sum_exp = _softmax_inplace(scores, axis=class_axis, xp=ops.xp)
             log_sum_exp -= raw_true  # per-sample cross-entropy
-            loss += float(np.dot(block.weight64, log_sum_exp))
+            loss += ops.dot64(block.weight64, log_sum_exp)
             # G = s (P - Y) / S, written over a copy: P stays for hessp.
-            gradient = scores * np.expand_dims(block.weight, class_axis)
-            gradient.reshape(-1)[block.true_index] -= block.weight
+            gradient = scores * ops.expand_dims(block.weight, class_axis)
+            ops.subtract_at_true(gradient, block.true_class, block.weight)
             grad_weights += self._back_product(X_block, gradient)
-            grad_intercept += gradient.sum(axis=1 - class_axis, dtype=np.float64)
+            grad_intercept += ops.sum64(gradient, 1 - class_axis)
         return loss, grad_weights, grad_intercept
 
     def _group_hessp(self, blocks: list[_Block], X, direction, direction_intercept):
@@ -315,36 +461,28 @@ class CrossEntropyShard:
         float64, so that ``X^T Q`` (of the order of squared features) does not
         overflow float32 either.
         """
-        class_axis = self._class_axis
-        hessp_weights = np.zeros(direction.shape)
-        hessp_intercept = np.zeros(self.n_classes)
+        ops, class_axis = self.ops, self._class_axis
+        hessp_weights = ops.zeros(direction.shape)
+        hessp_intercept = ops.zeros(self.n_classes)
         for block in blocks:
             X_block = _row_view(X, block.start, block.stop)
             probabilities = block.scores
             # R = X V^T + v_b, then Q = s * P * (R - sum_k P R): the softmax
             # Jacobian diag(p) - p p^T applied to each sample's row of R.
-            product = np.empty_like(probabilities)
+            product = ops.empty_like(probabilities)
             self._linear_scores(X_block, direction, direction_intercept, out=product)
-            weighted_mean = np.sum(
-                probabilities * product, axis=class_axis, keepdims=True
-            )
+            weighted_mean = ops.sum(probabilities * product, class_axis)
             product -= weighted_mean
             product *= probabilities
             # Weights are at most 1: scaling by P (R - mean)'s power of two
             # bounds Q below 1. Folded into the weights, it costs no extra pass.
-            scale = _power_of_two_scale(product)
-            product *= np.expand_dims(
-                block.weight * block.weight.dtype.type(1.0 / scale), class_axis
-            )
+            scale = ops.power_of_two_scale(product)
+            product *= ops.expand_dims(block.weight * (1.0 / scale), class_axis)
             back_product = self._back_product(X_block, product)
-            # Beyond float64 (features near 1e150) the product is inf: the
-            # solver driver stops on it, so numpy need not warn.
-            with np.errstate(over="ignore"):
-                hessp_weights += np.multiply(back_product, scale, dtype=np.float64)
-                hessp_intercept += scale * product.sum(
-                    axis=1 - class_axis, dtype=np.float64
-                )
-        return hessp_weights, hessp_intercept
+            with ops.ignore_overflow():
+                hessp_weights += ops.multiply64(back_product, scale)
+                hessp_intercept += scale * ops.sum64(product, 1 - class_axis)
+        return None, hessp_weights, hessp_intercept
 
     def loss_gradient(self, X, coef: np.ndarray) -> tuple[float, np.ndarray]:
         """Value and gradient of the data term, from one pass over ``X``.
@@ -368,7 +506,7 @@ class CrossEntropyShard:
             lambda blocks: self._group_loss_gradient(blocks, X, weights_x, intercept_x)
         )
         self._probabilities_at = coef.copy()
-        return sum(part[0] for part in parts), self._assemble(parts)
+        return self._assemble(parts)
 
     def hessp(self, X, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
         r"""Hessian of the data term at ``coef`` times ``direction``.
@@ -415,7 +553,7 @@ class CrossEntropyShard:
                 blocks, X, direction_x, direction_intercept_x
             )
         )
-        product = self._assemble(parts)
+        _, product = self._assemble(parts)
         with np.errstate(over="ignore"):  # inf beyond float64, see _group_hessp
             product *= scale
         return product

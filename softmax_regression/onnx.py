@@ -86,6 +86,15 @@ def parse_softmax_regression(scope, model, inputs, custom_parsers=None):
     -------
     outputs : list of skl2onnx.common._topology.Variable
     """
+    if not isinstance(model.intercept_, np.ndarray):
+        raise TypeError(
+            f"{type(model).__name__} was fitted on arrays of "
+            f"{type(model.intercept_).__module__.split('.')[0]} (array API "
+            "dispatch); skl2onnx reads NumPy attributes. Move it to NumPy "
+            "first: under sklearn.config_context(array_api_dispatch=True), "
+            "model = sklearn.utils._array_api.move_estimator_to(model, numpy, "
+            "'cpu')."
+        )
     zipmap = scope.get_options(model, {"zipmap": True})["zipmap"]
     operator = scope.declare_local_operator(_ALIASES[type(model)], model)
     operator.inputs = inputs

@@ -82,3 +82,20 @@ def test_quick_dask_benchmark(tmp_path, capsys):
         assert run["evaluation_s"] > 0 and run["n_iter"] > 0
     # The same chunks summed in another grouping: the same model.
     assert results["coefficient_difference_1_vs_2_workers"] < 1e-6
+
+
+def test_quick_array_api_benchmark(tmp_path, capsys):
+    pytest.importorskip("array_api_strict")
+    output = tmp_path / "array_api.json"
+    # array-api-strict: the namespace every test machine has.
+    results = load_script("bench_array_api").main(
+        ["--quick", "--namespace", "array_api_strict", "--json", str(output)]
+    )
+    printed = capsys.readouterr().out
+    assert "eval/floor" in printed and "ours (device)" in printed
+    assert json.loads(output.read_text()) == json.loads(json.dumps(results))
+    for case in results["cases"]:
+        assert case["loss_gradient_s"] > 0 and case["floor_s"] > 0
+        # The device fit and the NumPy fit reach the same objective.
+        gaps = [fit["relative_gap"] for fit in case["fits"]]
+        assert max(gaps) < 1e-4

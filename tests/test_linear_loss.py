@@ -99,7 +99,9 @@ def test_float32_computed_in_float32(sparse):
     loss64 = LinearSoftmaxLoss(
         X64, y, N_CLASSES, sample_weight.astype(np.float64), 0.1, True
     )
-    assert loss32.data_term.shard._raw.dtype == np.float32
+    assert all(
+        block.scores.dtype == np.float32 for block in loss32.data_term.shard._blocks
+    )
     coef = np.random.default_rng(3).normal(size=loss32.n_coef)
     value32, gradient32 = loss32.loss_gradient(coef)
     value64, gradient64 = loss64.loss_gradient(coef)
@@ -133,7 +135,7 @@ def test_blocks_and_threads_do_not_change_the_result(
     monkeypatch, n_threads, layout, weighted
 ):
     # Tiny blocks: many of them per thread, of unequal sizes.
-    monkeypatch.setattr(shard_module, "_DENSE_BLOCK_BYTES", 1)
+    monkeypatch.setattr(shard_module.NumpyOperations, "block_bytes", 1)
     monkeypatch.setattr(shard_module, "_MIN_BLOCK_ROWS", 7)
     rng = np.random.default_rng(5)
     n_samples, n_features, n_classes = 101, 6, 4
@@ -174,7 +176,9 @@ def test_blocks_of_sparse_x_are_views():
         for block in shard._blocks:
             view = shard_module._row_view(X, block.start, block.stop)
             assert np.shares_memory(view.data, X.data)
-            assert np.shares_memory(block.scores, shard._raw)
+        # The blocks' scores are consecutive views of one buffer.
+        first, second = (block.scores for block in shard._blocks)
+        assert first.base is second.base is not None
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
@@ -184,7 +188,7 @@ def test_blocks_of_sparse_x_are_views():
 def test_hessp_matches_finite_differences_of_the_gradient(
     monkeypatch, fit_intercept, weighted, sparse, n_threads
 ):
-    monkeypatch.setattr(shard_module, "_DENSE_BLOCK_BYTES", 1)
+    monkeypatch.setattr(shard_module.NumpyOperations, "block_bytes", 1)
     monkeypatch.setattr(shard_module, "_MIN_BLOCK_ROWS", 7)
     X, y, sample_weight = make_problem(sparse=sparse, weighted=weighted)
     rng = np.random.default_rng(6)

@@ -1,0 +1,386 @@
+"""The array API path: fits and predictions on arrays of other namespaces.
+
+array-api-strict (in the test extra) always runs: it accepts only what the
+standard specifies, and its "device1" is a device of its own, so any array
+that leaves it by accident, or any operation mixing it with the host, fails.
+PyTorch (CPU, and CUDA where present) and CuPy run where installed.
+Every result is compared with the NumPy fit.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._array_api import get_namespace_and_device, move_estimator_to
+
+from softmax_regression import SoftmaxRegression, SoftmaxRegressionCV
+from softmax_regression import _array_api as array_api_module
+from softmax_regression._array_api import ArrayAPIOperations, to_host
+from softmax_regression._loss import _normalised_weights
+from softmax_regression._shard import CrossEntropyShard
+
+
+def _namespaces():
+    yield pytest.param(("array_api_strict", "device1"), id="array_api_strict")
+    yield pytest.param(("torch", "cpu"), id="torch-cpu")
+    yield pytest.param(("torch", "cuda"), id="torch-cuda")
+    yield pytest.param(("cupy", None), id="cupy")
+
+
+@pytest.fixture(params=list(_namespaces()))
+def namespace(request):
+    """``(xp, device)``: the module and a device of it; skipped if missing."""
+    name, device_name = request.param
+    module = pytest.importorskip(name)
+    if name == "array_api_strict":
+        return module, module.Device(device_name)
+    if name == "torch" and device_name == "cuda" and not module.cuda.is_available():
+        pytest.skip("no CUDA device")
+    if name == "cupy":
+        try:
+            module.cuda.runtime.getDeviceCount()
+        except Exception:
+            pytest.skip("no CUDA device")
+        return module, None
+    return module, module.device(device_name)
+
+
+def _to(namespace, array):
+    xp, device = namespace
+    return None if array is None else xp.asarray(array, device=device)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=400,
+        n_features=6,
+        n_informative=4,
+        n_classes=3,
+        n_clusters_per_class=1,
+        random_state=0,
+    )
+    weight = np.random.default_rng(0).uniform(0, 3, size=X.shape[0])
+    return X, y, weight
+
+
+def _dispatch():
+    return sklearn.config_context(array_api_dispatch=True)
+
+
+def _assert_on_device(array, reference):
+    """``array`` is in the namespace and on the device of ``reference``."""
+    with _dispatch():
+        xp, _, device = get_namespace_and_device(array)
+        xp_reference, _, device_reference = get_namespace_and_device(reference)
+    assert xp.__name__ == xp_reference.__name__
+    assert device == device_reference
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "lbfgs"},
+        {"solver": "newton-cg"},
+        {"solver": "trust-ncg"},
+        {"solver": "trust-krylov"},
+        {"solver": "auto"},
+        {"solver": "lbfgs", "l1_ratio": 0.5, "C": 0.5},
+        {"solver": "newton-cg", "fit_intercept": False},
+        {"solver": "newton-cg", "class_weight": "balanced"},
+    ],
+    ids=lambda params: "-".join(f"{key}={value}" for key, value in params.items()),
+)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_fit_equals_numpy_fit(namespace, data, params, weighted):
+    """Same coefficients as the NumPy fit to 1e-10 in float64, on the device."""
+    X, y, weight = data
+    sample_weight = weight if weighted else None
+    settings = {"tol": 1e-8, "max_iter": 1000, **params}
+    if params["solver"] == "lbfgs":
+        # L-BFGS converges linearly and stops where the objective is flat to
+        # float64's resolution (gradients near 1e-9 here), so converged runs
+        # that differ only in summation order differ by ~1e-9 (NumPy runs
+        # too). A fixed number of iterations compares the same iterates.
+        settings.update(tol=0.0, max_iter=25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        expected = SoftmaxRegression(**settings).fit(X, y, sample_weight=sample_weight)
+        X_xp = _to(namespace, X)
+        with _dispatch():
+            model = SoftmaxRegression(**settings).fit(
+                X_xp, _to(namespace, y), sample_weight=_to(namespace, sample_weight)
+            )
+    for name in ("coef_", "intercept_", "n_iter_"):
+        _assert_on_device(getattr(model, name), X_xp)
+    if params.get("l1_ratio"):
+        assert_array_equal(to_host(model.coef_) == 0, expected.coef_ == 0)
+    assert_allclose(to_host(model.coef_), expected.coef_, rtol=1e-10, atol=1e-10)
+    assert_allclose(
+        to_host(model.intercept_), expected.intercept_, rtol=1e-10, atol=1e-10
+    )
+    assert to_host(model.coef_).dtype == np.float64
+    assert_array_equal(to_host(model.classes_), expected.classes_)
+    assert to_host(model.n_iter_).dtype == np.int32
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predictions_equal_numpy(namespace, data, n_classes):
+    """Every prediction method, in X's namespace and on its device."""
+    X, y, weight = data
+    y = y % n_classes
+    settings = {"solver": "newton-cg", "tol": 1e-8}
+    expected = SoftmaxRegression(**settings).fit(X, y, sample_weight=weight)
+    X_xp, y_xp = _to(namespace, X), _to(namespace, y)
+    with _dispatch():
+        model = SoftmaxRegression(**settings).fit(
+            X_xp, y_xp, sample_weight=_to(namespace, weight)
+        )
+        for method in (
+            "decision_function",
+            "predict",
+            "predict_proba",
+            "predict_log_proba",
+        ):
+            result = getattr(model, method)(X_xp)
+            _assert_on_device(result, X_xp)
+            reference = getattr(expected, method)(X)
+            assert tuple(result.shape) == reference.shape
+            assert_allclose(to_host(result), reference, rtol=1e-8, atol=1e-10)
+        score = model.score(X_xp, y_xp, sample_weight=_to(namespace, weight))
+    assert isinstance(score, float)
+    assert score == pytest.approx(expected.score(X, y, sample_weight=weight))
+
+
+def test_float32_stays_float32(namespace, data):
+    xp, _ = namespace
+    X, y, _ = data
+    X32 = X.astype(np.float32)
+    expected = SoftmaxRegression().fit(X32, y)
+    X_xp = _to(namespace, X32)
+    with _dispatch():
+        model = SoftmaxRegression().fit(X_xp, _to(namespace, y))
+        probabilities = model.predict_proba(X_xp)
+    assert model.coef_.dtype == xp.float32
+    assert probabilities.dtype == xp.float32
+    # float32 arithmetic in another order: as close as float32 allows.
+    assert_allclose(to_host(model.coef_), expected.coef_, rtol=1e-4, atol=1e-4)
+    assert_allclose(to_host(probabilities), expected.predict_proba(X32), atol=1e-5)
+
+
+def test_labels_and_weights_follow_x(data):
+    """y and sample_weight of another namespace (NumPy, strings) move to X's."""
+    xp = pytest.importorskip("array_api_strict")
+    X, y, weight = data
+    labels = np.array(["ant", "bee", "cat"])[y]
+    settings = {"solver": "newton-cg", "tol": 1e-8}
+    expected = SoftmaxRegression(**settings).fit(X, labels, sample_weight=weight)
+    X_xp = xp.asarray(X, device=xp.Device("device1"))
+    with _dispatch():
+        model = SoftmaxRegression(**settings).fit(X_xp, labels, sample_weight=weight)
+        predicted = model.predict(X_xp)
+    _assert_on_device(model.coef_, X_xp)
+    assert isinstance(model.classes_, np.ndarray)  # strings stay NumPy
+    assert_array_equal(predicted, expected.predict(X))
+    assert_allclose(to_host(model.coef_), expected.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_only_coefficient_sized_arrays_cross(monkeypatch, data):
+    """Each evaluation moves n_coef numbers each way; nothing of n_samples.
+
+    Counts every transfer to the host and every upload of the solver's
+    coefficients, on data with many more samples than coefficients.
+    """
+    xp = pytest.importorskip("array_api_strict")
+    X, y, weight = data
+    X = np.tile(X, (10, 1))  # 4,000 samples, 21 coefficients
+    y, weight = np.tile(y, 10), np.tile(weight, 10)
+    n_coef = 3 * (X.shape[1] + 1)
+    sizes = {"to_host": [], "from_host": []}
+    original_to_host = array_api_module.to_host
+    original_from_host = ArrayAPIOperations.from_host
+
+    def recording_to_host(array):
+        sizes["to_host"].append(int(np.prod(array.shape)))
+        return original_to_host(array)
+
+    def recording_from_host(self, array, dtype):
+        sizes["from_host"].append(array.size)
+        return original_from_host(self, array, dtype)
+
+    monkeypatch.setattr(array_api_module, "to_host", recording_to_host)
+    monkeypatch.setattr(ArrayAPIOperations, "from_host", recording_from_host)
+    device = xp.Device("device1")
+    with _dispatch():
+        SoftmaxRegression(solver="newton-cg").fit(
+            xp.asarray(X, device=device),
+            xp.asarray(y, device=device),
+            sample_weight=xp.asarray(weight, device=device),
+        )
+    assert max(sizes["to_host"]) <= n_coef + 1  # gradient and loss together
+    assert set(sizes["from_host"]) == {n_coef}
+    # One transfer back per upload (per loss/gradient or Hessian product), plus
+    # the per-class and per-feature sums of the set-up.
+    assert len(sizes["to_host"]) - len(sizes["from_host"]) <= 5
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("block_bytes", [1 << 30, 256], ids=["one-block", "blocks"])
+def test_data_term_equals_numpy(namespace, dtype, block_bytes, monkeypatch):
+    """The shard with the array API primitives is the NumPy shard's maths."""
+    monkeypatch.setattr(ArrayAPIOperations, "block_bytes", block_bytes)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 7)).astype(dtype)
+    y = rng.integers(0, 4, size=300)
+    normalised_weight = _normalised_weights(rng.uniform(0, 2, size=300), 300)
+    coef = rng.normal(size=4 * 8)
+    direction = rng.normal(size=4 * 8)
+    X_xp = _to(namespace, X)
+    with _dispatch():
+        xp, _, device = get_namespace_and_device(X_xp)
+        operations = ArrayAPIOperations(xp, device)
+        shard = CrossEntropyShard(
+            X_xp,
+            _to(namespace, y),
+            4,
+            _to(namespace, normalised_weight),
+            True,
+            operations=operations,
+        )
+        if block_bytes == 256:
+            assert len(shard._blocks) > 1
+        loss, gradient = shard.loss_gradient(X_xp, coef)
+        product = shard.hessp(X_xp, coef, direction)
+    reference = CrossEntropyShard(X, y, 4, normalised_weight, True)
+    expected_loss, expected_gradient = reference.loss_gradient(X, coef)
+    expected_product = reference.hessp(X, coef, direction)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert isinstance(loss, float)
+    assert loss == pytest.approx(expected_loss, rel=rtol)
+    assert gradient.dtype == product.dtype == np.float64
+    assert_allclose(gradient, expected_gradient, rtol=rtol, atol=rtol)
+    assert_allclose(product, expected_product, rtol=rtol, atol=rtol)
+
+
+def test_warm_start_on_device(namespace, data):
+    X, y, _ = data
+    X_xp, y_xp = _to(namespace, X), _to(namespace, y)
+    with _dispatch():
+        model = SoftmaxRegression(warm_start=True, tol=1e-8).fit(X_xp, y_xp)
+        n_iter = int(to_host(model.n_iter_)[0])
+        model.fit(X_xp, y_xp)
+    assert int(to_host(model.n_iter_)[0]) < n_iter
+    _assert_on_device(model.coef_, X_xp)
+
+
+def test_inputs_not_modified(namespace, data):
+    X, y, weight = data
+    X_xp, y_xp, weight_xp = (_to(namespace, a) for a in (X, y, weight))
+    with _dispatch():
+        SoftmaxRegression(class_weight="balanced").fit(
+            X_xp, y_xp, sample_weight=weight_xp
+        )
+    assert_array_equal(to_host(X_xp), X)
+    assert_array_equal(to_host(y_xp), y)
+    assert_array_equal(to_host(weight_xp), weight)
+
+
+def test_without_dispatch_numpy_path(data):
+    """Without array_api_dispatch, arrays are converted to NumPy as before."""
+    torch = pytest.importorskip("torch")
+    X, y, _ = data
+    model = SoftmaxRegression().fit(torch.asarray(X), torch.asarray(y))
+    assert isinstance(model.coef_, np.ndarray)
+    assert_array_equal(model.coef_, SoftmaxRegression().fit(X, y).coef_)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("nan", "NaN"),
+        ("negative_weight", "Negative values in data passed to .?sample_weight"),
+        ("one_class", "at least 2 classes"),
+        ("zero_weight_class", "positive weight"),
+        ("length", "inconsistent numbers of samples"),
+        ("continuous", "Unknown label type"),
+    ],
+)
+def test_errors(namespace, data, change, message):
+    X, y, weight = data
+    X, y, weight = X.copy(), y.copy(), weight.copy()
+    if change == "nan":
+        X[3, 2] = np.nan
+    elif change == "negative_weight":
+        weight[5] = -1.0
+    elif change == "one_class":
+        y[:] = 1
+    elif change == "zero_weight_class":
+        weight[y != 0] = 0.0
+    elif change == "length":
+        y = y[:-1]
+    elif change == "continuous":
+        y = y + 0.5
+    with _dispatch(), pytest.raises(ValueError, match=message):
+        SoftmaxRegression().fit(
+            _to(namespace, X), _to(namespace, y), sample_weight=_to(namespace, weight)
+        )
+
+
+def test_cv_says_it_does_not_fit_device_arrays(data):
+    xp = pytest.importorskip("array_api_strict")
+    X, y, _ = data
+    with _dispatch(), pytest.raises(TypeError, match=r"SoftmaxRegression\(C=\.\.\.\)"):
+        SoftmaxRegressionCV(Cs=2, cv=2).fit(xp.asarray(X), xp.asarray(y))
+
+
+def test_predict_with_other_namespace_raises(data):
+    xp = pytest.importorskip("array_api_strict")
+    X, y, _ = data
+    with _dispatch():
+        model = SoftmaxRegression().fit(xp.asarray(X), xp.asarray(y))
+        with pytest.raises(ValueError, match="must use the same namespace"):
+            model.predict_proba(X)
+
+
+def test_module_imports_no_array_library():
+    """Importing the package imports no array library it does not need."""
+    code = (
+        "import sys, softmax_regression; "
+        "print([m for m in ('torch', 'cupy', 'array_api_strict', 'jax') "
+        "if m in sys.modules])"
+    )
+    import subprocess
+    import sys
+
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "[]"
+
+
+def test_move_to_numpy_then_sparsify_and_export(data):
+    """A device model says how to move it; moved, it is the NumPy model."""
+    xp = pytest.importorskip("array_api_strict")
+    X, y, _ = data
+    settings = {"l1_ratio": 0.5, "C": 0.1}
+    with _dispatch():
+        model = SoftmaxRegression(**settings).fit(
+            xp.asarray(X, device=xp.Device("device1")), xp.asarray(y)
+        )
+        with pytest.raises(TypeError, match="move_estimator_to"):
+            model.sparsify()
+        moved = move_estimator_to(model, np, "cpu")
+    assert isinstance(moved.coef_, np.ndarray)
+    moved.sparsify()  # a NumPy model again
+    expected = SoftmaxRegression(**settings).fit(X, y)
+    assert_allclose(moved.predict_proba(X), expected.predict_proba(X), atol=1e-6)
+    skl2onnx = pytest.importorskip("skl2onnx")
+    import softmax_regression.onnx  # noqa: F401 (registers the converters)
+
+    with pytest.raises(TypeError, match="move_estimator_to"):
+        skl2onnx.to_onnx(model, X[:1])
+    assert skl2onnx.to_onnx(moved, X[:1]) is not None
