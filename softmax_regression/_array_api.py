@@ -229,7 +229,9 @@ class ArrayAPIData:
         self.n_classes = n_classes
         self.sample_weight = sample_weight
         self.xp = xp
-        self.ops = ArrayAPIOperations(xp, get_namespace_and_device(X)[2])
+        # The array's own device, read without scikit-learn's config (which
+        # reports None outside array_api_dispatch).
+        self.ops = ArrayAPIOperations(xp, array_api_compat.device(X))
         self.shape = tuple(X.shape)
         self.dtype = _numpy_dtype(xp, X.dtype)
 

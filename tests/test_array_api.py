@@ -15,11 +15,13 @@ import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.externals import array_api_compat
 from sklearn.utils._array_api import get_namespace_and_device, move_estimator_to
 
 from softmax_regression import SoftmaxRegression, SoftmaxRegressionCV
 from softmax_regression import _array_api as array_api_module
-from softmax_regression._array_api import ArrayAPIOperations, to_host
+from softmax_regression._array_api import ArrayAPIData, ArrayAPIOperations, to_host
+from softmax_regression._fit import InMemoryData
 from softmax_regression._loss import _normalised_weights
 from softmax_regression._shard import CrossEntropyShard
 
@@ -384,3 +386,33 @@ def test_move_to_numpy_then_sparsify_and_export(data):
     with pytest.raises(TypeError, match="move_estimator_to"):
         skl2onnx.to_onnx(model, X[:1])
     assert skl2onnx.to_onnx(moved, X[:1]) is not None
+
+
+def test_data_keeps_the_device_outside_dispatch(data):
+    """ArrayAPIData reads X's device itself, not through scikit-learn's config."""
+    xp = pytest.importorskip("array_api_strict")
+    X, y, weight = data
+    device = xp.Device("device1")
+    device_data = ArrayAPIData(
+        xp.asarray(X, device=device),
+        xp.asarray(y, device=device),
+        3,
+        xp.asarray(weight, device=device),
+        array_api_compat.array_namespace(xp.asarray(X, device=device)),
+    )
+    host_data = InMemoryData(X, y, 3, weight)
+    assert device_data.ops.device == device
+    assert_allclose(device_data.class_priors(), host_data.class_priors(), rtol=1e-14)
+    assert_allclose(
+        device_data.column_square_means(), host_data.column_square_means(), rtol=1e-14
+    )
+    coef = np.random.default_rng(2).normal(size=3 * 7)
+    with (
+        device_data.objective(0.1, True, None) as device_loss,
+        host_data.objective(0.1, True, 1) as host_loss,
+    ):
+        assert_allclose(
+            device_loss.loss_gradient(coef)[1],
+            host_loss.loss_gradient(coef)[1],
+            rtol=1e-12,
+        )
