@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
+from bad_input import spoil
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -306,26 +307,17 @@ def test_without_dispatch_numpy_path(data):
         ("nan", "NaN"),
         ("negative_weight", "Negative values in data passed to .?sample_weight"),
         ("one_class", "at least 2 classes"),
+        ("short_y", "inconsistent numbers of samples"),
+        ("continuous_y", "Unknown label type"),
         ("zero_weight_class", "positive weight"),
-        ("length", "inconsistent numbers of samples"),
-        ("continuous", "Unknown label type"),
     ],
 )
 def test_errors(namespace, data, change, message):
     X, y, weight = data
-    X, y, weight = X.copy(), y.copy(), weight.copy()
-    if change == "nan":
-        X[3, 2] = np.nan
-    elif change == "negative_weight":
-        weight[5] = -1.0
-    elif change == "one_class":
-        y[:] = 1
-    elif change == "zero_weight_class":
-        weight[y != 0] = 0.0
-    elif change == "length":
-        y = y[:-1]
-    elif change == "continuous":
-        y = y + 0.5
+    if change == "zero_weight_class":
+        weight = np.where(y == 0, weight, 0.0)
+    else:
+        X, y, weight = spoil(change, X, y, weight)
     with _dispatch(), pytest.raises(ValueError, match=message):
         SoftmaxRegression().fit(
             _to(namespace, X), _to(namespace, y), sample_weight=_to(namespace, weight)

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from bad_input import spoil
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_iris, make_classification
 
@@ -236,18 +237,7 @@ def test_worker_blas_and_environment_unchanged(client, problem):
     ],
 )
 def test_bad_input_gets_a_clear_error(client, problem, change, message):
-    X, y, weights = problem
-    X, y, weights = X.copy(), y.copy(), weights.copy()
-    if change == "nan":
-        X[500, 3] = np.nan
-    elif change == "negative_weight":
-        weights[10] = -1.0
-    elif change == "one_class":
-        y[:] = 2
-    elif change == "short_y":
-        y = y[:-1]
-    elif change == "continuous_y":
-        y = y + 0.5
+    X, y, weights = spoil(change, *problem)
     with pytest.raises(ValueError, match=message):
         SoftmaxRegression().fit(chunked(X), chunked(y), sample_weight=chunked(weights))
 
