@@ -143,6 +143,16 @@ class ArrayAPIOperations:
         # x - 0 is x: the entries of the other classes keep their bits.
         array -= xp.where(labels == classes, xp.reshape(values, (1, -1)), zero)
 
+    def weighted_class_sum(self, scores, targets, class_axis: int):
+        targets = self.xp.astype(targets, scores.dtype)
+        return self.xp.sum(targets.T * scores, axis=0)  # class-major scores
+
+    def class_sum(self, scores, class_axis: int):
+        return self.xp.sum(scores, axis=class_axis)
+
+    def subtract_weighted_targets(self, array, targets, weight, class_axis: int):
+        array -= self.xp.astype(targets, array.dtype).T * weight
+
     def zeros(self, shape):
         return self.xp.zeros(shape, dtype=self.float64, device=self.device)
 

@@ -31,11 +31,29 @@ from sklearn.utils.validation import (
 )
 
 from ._array_api import dispatched_namespace, to_host
-from ._estimator import SoftmaxRegression, _any_dask, _check_solver
+from ._estimator import (
+    SoftmaxRegression,
+    _any_dask,
+    _check_solver,
+    _numeric_table,
+    _target_columns,
+)
 from ._fit import InMemoryData
+from ._loss import _check_targets, cross_entropy
 
 
-def _labelled_scorer(scoring, classes: np.ndarray):
+def _soft_target_score(estimator, X, y, sample_weight=None) -> float:
+    """Minus the cross-entropy of the predicted probabilities against ``y``.
+
+    The default score for a 2-D ``y`` of class probabilities: the soft-target
+    log-loss, negated so that greater is better (as ``"neg_log_loss"``).
+    """
+    raw_prediction, _ = estimator._raw_prediction(X, "score")
+    targets = _check_targets(_numeric_table(y), raw_prediction.shape[1], name="y")
+    return -float(cross_entropy(raw_prediction, targets, sample_weight))
+
+
+def _labelled_scorer(scoring, classes: np.ndarray, soft: bool = False):
     """Return the scorer for ``scoring``, told the classes the model was fitted on.
 
     A test fold may lack some classes (or hold only one), and metrics that infer
@@ -45,7 +63,11 @@ def _labelled_scorer(scoring, classes: np.ndarray):
     ``pos_label`` get ``pos_label=classes[1]``, the class whose probability is
     the second column, as ``LogisticRegressionCV`` does. Arguments the user gave
     the scorer win; callables that are not scikit-learn scorers are unchanged.
+    With ``soft`` (targets of class probabilities), None is
+    :func:`_soft_target_score`.
     """
+    if scoring is None and soft:
+        return _soft_target_score
     scorer = get_scorer("accuracy" if scoring is None else scoring)
     score_func = getattr(scorer, "_score_func", None)
     if score_func is None:
@@ -93,7 +115,13 @@ def _fold_path(
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
     weight_train = None if sample_weight is None else sample_weight[train]
-    data = InMemoryData(X_train, y_encoded[train], classes.size, weight_train)
+    data = InMemoryData(
+        X_train,
+        y_encoded[train],
+        classes.size,
+        weight_train,
+        float(estimator.label_smoothing),
+    )
     hook_data = {"estimator": estimator, "X": X_train, "y": y_train}
     task.call_on_fit_task_begin(**hook_data)
     n_features = X.shape[1]
@@ -164,7 +192,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         stratified.
     scoring : str or callable, default=None
         A scikit-learn scorer name or callable, used to choose ``C`` and
-        ``l1_ratio`` and by :meth:`score`; None means accuracy. Metrics that take
+        ``l1_ratio`` and by :meth:`score`; None means accuracy, and for a 2-D
+        ``y`` of class probabilities minus the cross-entropy of the predicted
+        probabilities against those targets (the soft-target log-loss, as
+        given: without label smoothing; greater is better). Metrics that take
         ``labels`` are given the classes of the whole training set, so test
         folds that lack a class are scored correctly (and, for two classes,
         ``pos_label`` is ``classes_[1]``). Without metadata routing, the test
@@ -188,7 +219,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         for ``LogisticRegressionCV`` (lbfgs or newton-cg), all choosing the
         same ``C_``. Pass ``tol="auto"`` for a refit as accurate as
         :class:`SoftmaxRegression`'s.
-    fit_intercept, class_weight, max_iter, verbose
+    fit_intercept, class_weight, label_smoothing, max_iter, verbose
         As in :class:`SoftmaxRegression`. ``verbose`` also reports, per fold,
         ``l1_ratio`` and ``C``, the iterations and the score.
 
@@ -267,6 +298,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         n_jobs=None,
         fit_intercept=True,
         class_weight=None,
+        label_smoothing=0.0,
         solver="lbfgs",
         tol=1e-4,
         max_iter=500,
@@ -280,6 +312,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self.n_jobs = n_jobs
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
@@ -353,7 +386,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                     sample_weight, X, dtype=np.float64
                 )
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **split_params))
-        scorer = _labelled_scorer(self.scoring, classes)
+        scorer = _labelled_scorer(self.scoring, classes, soft=y_encoded.ndim == 2)
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         task = self._init_callback_context(
             max_subtasks=len(folds) * l1_ratios.size + self.refit
@@ -418,7 +451,13 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             )
             mean_coef, _ = self._solve(
                 refit_task,
-                InMemoryData(X, y_encoded, classes.size, fit_weight),
+                InMemoryData(
+                    X,
+                    y_encoded,
+                    classes.size,
+                    fit_weight,
+                    float(self.label_smoothing),
+                ),
                 X,
                 y,
                 classes,
@@ -489,7 +528,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             score_params["sample_weight"] = sample_weight
         if _routing_enabled():
             score_params = process_routing(self, "score", **score_params).scorer.score
-        scorer = _labelled_scorer(self.scoring, self.classes_)
+        scorer = _labelled_scorer(
+            self.scoring, self.classes_, soft=_target_columns(y) is not None
+        )
         return scorer(self, X, y, **score_params)
 
     def get_metadata_routing(self):

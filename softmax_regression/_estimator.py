@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_sample_weight,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
@@ -30,7 +31,7 @@ from sklearn.utils.validation import (
 from ._array_api import dispatched_namespace, to_host
 from ._callbacks import CallbackSupportMixin, IterationTasks, has_callbacks
 from ._fit import InMemoryData, fit_coef, initial_coef, resolve_solver
-from ._loss import _log_softmax, _softmax_inplace
+from ._loss import _check_targets, _log_softmax, _softmax_inplace
 from ._solvers import (
     CONVERGED,
     MAX_ITER,
@@ -105,6 +106,39 @@ def _class_weight_per_class(class_weight, classes, y, sample_weight) -> np.ndarr
         )
     weights[~np.isfinite(weights)] = 0.0
     return weights
+
+
+def _target_columns(y):
+    """Return the class labels of a 2-D ``y`` of class probabilities, or None.
+
+    A 2-D ``y`` with two or more columns is a table of class probabilities
+    (its columns the classes: a DataFrame's column labels, else
+    ``0 .. n_classes - 1``); anything else is labels (a single column among
+    them, which scikit-learn flattens with a DataConversionWarning).
+    """
+    shape = getattr(y, "shape", None)
+    if shape is None:
+        if not isinstance(y, (list, tuple)) or not y or np.ndim(y[0]) != 1:
+            return None
+        shape = np.shape(y)
+    if len(shape) != 2 or shape[1] < 2:
+        return None
+    columns = getattr(y, "columns", None)
+    return np.arange(shape[1]) if columns is None else np.asarray(columns)
+
+
+def _numeric_table(y) -> np.ndarray:
+    """``y`` as a NumPy table, or a ValueError saying why it is not numeric."""
+    table = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
+    if not (
+        np.issubdtype(table.dtype, np.number) or np.issubdtype(table.dtype, np.bool_)
+    ):
+        raise ValueError(
+            f"y is 2-D with {table.shape[1]} columns, so it is read as a table of "
+            f"class probabilities, but its dtype is {table.dtype}, not numeric. "
+            "Pass a 1-D y of labels, or one numeric column per class."
+        )
+    return table
 
 
 def _check_solver(solver: str, l1_ratio: float) -> None:
@@ -259,7 +293,20 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         Weights multiplying the sample weights of each class, as
         ``{class_label: weight}``; ``"balanced"`` uses
         ``n_samples / (n_classes * np.bincount(y))`` (with sample weights, the
-        weighted counts), as in scikit-learn.
+        weighted counts), as in scikit-learn. With class-probability targets
+        :math:`q_i`, sample :math:`i`'s weight is multiplied by
+        :math:`\sum_k q_{ik} w_k`, its expected class weight (for a one-hot
+        row, the weight of its class), and "balanced" counts class :math:`k`
+        as :math:`\sum_i s_i q_{ik}`. Class weights apply to the targets as
+        given, before label smoothing.
+    label_smoothing : float in [0, 1), default=0.0
+        :math:`\varepsilon`, as PyTorch's ``CrossEntropyLoss``: each sample's
+        target becomes :math:`(1 - \varepsilon) q_i + \varepsilon / K`, with
+        :math:`q_i` its one-hot label (or its row of class probabilities), so
+        the loss is :math:`(1 - \varepsilon) \operatorname{CE}(z_i, q_i) +
+        \varepsilon \operatorname{CE}(z_i, \text{uniform})`. It keeps the
+        fitted probabilities away from 0 and 1. 0 fits the labels as they
+        are (bit for bit the model without the parameter).
     l1_ratio : float, default=0.0
         The share :math:`r \in [0, 1]` of L1 in the penalty: 0 is pure L2,
         1 pure L1 (lasso). With ``l1_ratio > 0`` the problem is solved by
@@ -414,6 +461,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "solver": [StrOptions(set(SOLVERS))],
         "tol": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
@@ -428,6 +476,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         fit_intercept=True,
         class_weight=None,
         l1_ratio=0.0,
+        label_smoothing=0.0,
         solver="auto",
         tol="auto",
         max_iter=500,
@@ -438,6 +487,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
         self.l1_ratio = l1_ratio
+        self.label_smoothing = label_smoothing
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
@@ -517,7 +567,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         X, y, classes, y_encoded, fit_weight = self._validate_fit_data(
             X, y, sample_weight
         )
-        data = InMemoryData(X, y_encoded, classes.size, fit_weight)
+        data = InMemoryData(
+            X, y_encoded, classes.size, fit_weight, float(self.label_smoothing)
+        )
         return self._fit_data(data, X, y, classes, sample_weight)
 
     def _fit_data(self, data, X, y, classes, sample_weight):
@@ -618,8 +670,13 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Returns ``X`` (not copied when float32/float64 dense or CSR/CSC), ``y``,
         the sorted classes, ``y`` as indices into them, and the sample weights
-        times the class weights (None if neither was given).
+        times the class weights (None if neither was given). For a 2-D ``y``
+        of class probabilities, the classes are ``np.arange(n_classes)`` (or
+        the DataFrame's columns) and the targets take the place of the indices.
         """
+        columns = _target_columns(y)
+        if columns is not None:
+            return self._validate_soft_fit_data(X, y, columns, sample_weight)
         X, y = validate_data(
             self,
             X,
@@ -651,6 +708,33 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 name,
             )
         return X, y, classes, y_encoded, sample_weight
+
+    def _validate_soft_fit_data(self, X, y, columns, sample_weight):
+        """:meth:`_validate_fit_data` for a table of class probabilities."""
+        X = validate_data(
+            self, X, accept_sparse=_ACCEPTED_SPARSE, dtype=_ACCEPTED_DTYPES
+        )
+        targets = _check_targets(_numeric_table(y), name="y")
+        check_consistent_length(X, targets)
+        classes = np.asarray(columns)
+        name = type(self).__name__
+        if sample_weight is not None or self.class_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        if self.class_weight is not None:
+            class_weight = _class_weight_per_class(
+                self.class_weight, classes, classes, sample_weight @ targets
+            )
+            # A new array: the expected class weight of each sample.
+            sample_weight = sample_weight * (targets @ class_weight)
+        per_class = (
+            targets.sum(axis=0, dtype=np.float64)
+            if sample_weight is None
+            else sample_weight @ targets
+        )
+        _check_two_weighted_classes(classes, per_class, name)
+        return X, y, classes, targets, sample_weight
 
     def _fitted_attributes(
         self, coef, classes, n_features: int, dtype, from_host=None
@@ -829,14 +913,15 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         return raw_prediction
 
     def score(self, X, y, sample_weight=None):
-        """Mean accuracy of :meth:`predict` on ``X`` against ``y``.
+        r"""Mean accuracy of :meth:`predict` on ``X`` against ``y``.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Test samples.
-        y : array-like of shape (n_samples,)
-            True labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            True labels, or class probabilities (one column per class of
+            ``classes_``, in its order).
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples in the mean.
 
@@ -844,12 +929,26 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         -------
         score : float
             The (weighted) fraction of samples whose predicted label is ``y``.
+            For class probabilities :math:`q_i`, the expected accuracy
+            :math:`\sum_i s_i q_{i, \hat y_i} / \sum_i s_i`: the chance that
+            the prediction matches a label drawn from :math:`q_i` (for one-hot
+            rows, the accuracy).
         """
         if _any_dask(X, y, sample_weight):
             from ._dask import score
 
             check_is_fitted(self)
             return score(self, X, y, sample_weight)
+        if _target_columns(y) is not None:
+            check_is_fitted(self)
+            targets = _check_targets(
+                _numeric_table(y), self.classes_.shape[0], name="y"
+            )
+            raw_prediction, _ = self._raw_prediction(X, "score")
+            check_consistent_length(raw_prediction, targets, sample_weight)
+            predicted = np.argmax(raw_prediction, axis=1)
+            hits = targets[np.arange(predicted.size), predicted]
+            return float(np.average(hits, weights=sample_weight))
         return super().score(X, y, sample_weight=sample_weight)
 
     def predict_log_proba(self, X):

@@ -103,21 +103,29 @@ class InMemoryData:
     ----------
     X : {ndarray, sparse matrix} of shape (n_samples, n_features)
         Validated training data, float32 or float64.
-    y : ndarray of shape (n_samples,)
-        Class indices in ``[0, n_classes)``.
+    y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        Class indices in ``[0, n_classes)``, or class probabilities.
     n_classes : int
         Number of classes.
     sample_weight : ndarray of shape (n_samples,) or None
         Non-negative weights with a positive sum (class weights included).
+    label_smoothing : float, default=0.0
+        The share of each target spread uniformly over the classes.
     """
 
     def __init__(
-        self, X, y: np.ndarray, n_classes: int, sample_weight: np.ndarray | None
+        self,
+        X,
+        y: np.ndarray,
+        n_classes: int,
+        sample_weight: np.ndarray | None,
+        label_smoothing: float = 0.0,
     ) -> None:
         self.X = X
         self.y = y
         self.n_classes = n_classes
         self.sample_weight = sample_weight
+        self.label_smoothing = label_smoothing
         self.shape = X.shape
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
@@ -127,7 +135,9 @@ class InMemoryData:
         return self.X.nnz if self.sparse else self.shape[0] * self.shape[1]
 
     def class_priors(self) -> np.ndarray:
-        return class_priors(self.y, self.n_classes, self.sample_weight)
+        return class_priors(
+            self.y, self.n_classes, self.sample_weight, self.label_smoothing
+        )
 
     def weight_sum_factors(self) -> tuple[float, float]:
         return _weight_sum_factors(self.sample_weight, self.shape[0])
@@ -156,6 +166,7 @@ class InMemoryData:
                 l2_reg_strength=l2_reg_strength,
                 fit_intercept=fit_intercept,
                 n_threads=n_threads,
+                label_smoothing=self.label_smoothing,
             ) as loss,
         ):
             yield loss

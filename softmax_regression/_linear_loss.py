@@ -58,8 +58,8 @@ class LinearSoftmaxLoss:
         Training data, float32 or float64, C or F order, or CSR/CSC. It is
         referenced, never copied nor modified. Ignored if ``data_term`` is
         given, except for its shape.
-    y : ndarray of shape (n_samples,) or None
-        Class indices in ``[0, n_classes)``.
+    y : ndarray of shape (n_samples,) or (n_samples, n_classes), or None
+        Class indices in ``[0, n_classes)``, or class probabilities.
     n_classes : int
         Number of classes, at least 2.
     sample_weight : ndarray of shape (n_samples,) or None
@@ -74,6 +74,9 @@ class LinearSoftmaxLoss:
     data_term : object, optional
         The data term, if not the in-memory one: ``loss_gradient(coef)``,
         ``hessp(coef, direction)`` and ``close()``, in the conventions above.
+    label_smoothing : float, default=0.0
+        The in-memory data term's label smoothing (see
+        :class:`~._shard.CrossEntropyShard`).
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class LinearSoftmaxLoss:
         fit_intercept: bool,
         n_threads: int = 1,
         data_term=None,
+        label_smoothing: float = 0.0,
     ) -> None:
         self.n_classes = n_classes
         self.n_samples, self.n_features = X.shape
@@ -101,6 +105,7 @@ class LinearSoftmaxLoss:
                     _normalised_weights(sample_weight, self.n_samples),
                     fit_intercept,
                     n_threads,
+                    label_smoothing=label_smoothing,
                 ),
             )
         self.data_term = data_term

@@ -197,30 +197,108 @@ def _normalised_weights(sample_weight: np.ndarray | None, n_samples: int) -> np.
     return normalised_weight
 
 
+def _check_targets(targets, n_classes: int | None = None, name: str = "y"):
+    r"""Validate a table of class probabilities, one row per sample.
+
+    Each row :math:`q_i` must be finite, non-negative and sum to one within
+    :math:`\sqrt{\epsilon}` of its dtype (1.5e-8 for float64, 3.5e-4 for
+    float32: what a computed probability vector meets, and what rounded
+    ones do not; normalise those first). Rows are used as they are, not
+    renormalised.
+
+    Parameters
+    ----------
+    targets : array-like of shape (n_samples, n_classes)
+        The table.
+    n_classes : int, optional
+        The number of columns it must have.
+    name : str, default="y"
+        The argument's name, for the errors.
+
+    Returns
+    -------
+    targets : ndarray of shape (n_samples, n_classes)
+        float32 and float64 kept (no copy), anything else converted to float64.
+    """
+    targets = _as_float_array(targets)
+    if targets.ndim != 2:
+        raise ValueError(
+            f"{name} as class probabilities must be 2-D (n_samples, n_classes); "
+            f"got shape {targets.shape}."
+        )
+    if n_classes is not None and targets.shape[1] != n_classes:
+        raise ValueError(
+            f"{name} as class probabilities must have one column per class "
+            f"({n_classes}); got {targets.shape[1]} columns."
+        )
+    tolerance = float(np.sqrt(np.finfo(targets.dtype).eps))
+    problems = (
+        (~np.isfinite(targets).all(axis=1), "is not finite (NaN or infinity)"),
+        ((targets < 0).any(axis=1), "has a negative entry"),
+    )
+    for bad, what in problems:
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ValueError(
+                f"{name} is not a table of class probabilities: row {row} {what}: "
+                f"{targets[row].tolist()}."
+            )
+    row_sums = targets.sum(axis=1, dtype=np.float64)
+    bad = np.abs(row_sums - 1.0) > tolerance
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ValueError(
+            f"{name} is not a table of class probabilities: row {row} sums to "
+            f"{float(row_sums[row])!r}, not 1 (within {tolerance:.2g} for "
+            f"{targets.dtype}). Divide each row by its sum; for counts, pass "
+            "counts / counts.sum(axis=1, keepdims=True) with sample_weight="
+            "counts.sum(axis=1)."
+        )
+    return targets
+
+
+def _check_label_smoothing(label_smoothing) -> float:
+    """Return ``label_smoothing`` as a float in [0, 1), or raise ValueError."""
+    try:
+        value = float(label_smoothing)
+    except (TypeError, ValueError):
+        value = np.nan
+    if isinstance(label_smoothing, bool) or not 0.0 <= value < 1.0:
+        raise ValueError(
+            f"label_smoothing must be a number in [0, 1); got {label_smoothing!r}."
+        )
+    return value
+
+
 def _check_labels_and_weights(raw_prediction, y, sample_weight):
     """Validate the arguments of the cross-entropy functions.
 
     Returns the raw scores as a 2-D float array of shape (n_samples, n_classes),
-    the labels as a 1-D integer array, the normalised sample weights (summing
-    to one, float64) and whether the input was a single sample.
+    the labels as a 1-D integer array or the class probabilities as a 2-D
+    array (n_samples, n_classes), the normalised sample weights (summing to
+    one, float64) and whether the input was a single sample.
     """
     raw_prediction = _as_float_array(raw_prediction)
     y = np.asarray(y)
     single_sample = raw_prediction.ndim == 1
     if single_sample:
-        if y.ndim != 0:
+        if y.ndim == 1 and y.shape == raw_prediction.shape:
+            y = y[np.newaxis, :]  # one sample's class probabilities
+        elif y.ndim != 0:
             raise ValueError(
                 "For 1-D raw_prediction (one sample), y must be a single integer "
-                f"label; got an array of shape {y.shape}."
+                "label or a vector of class probabilities of the same length; "
+                f"got an array of shape {y.shape}."
             )
+        else:
+            y = y.reshape(1)
         raw_prediction = raw_prediction[np.newaxis, :]
-        y = y.reshape(1)
     elif raw_prediction.ndim == 2:
-        if y.shape != (raw_prediction.shape[0],):
+        if y.shape not in ((raw_prediction.shape[0],), raw_prediction.shape):
             raise ValueError(
-                "y must be 1-D with one label per row of raw_prediction: "
-                f"raw_prediction has shape {raw_prediction.shape}, y has shape "
-                f"{y.shape}."
+                "y must be 1-D with one label per row of raw_prediction, or 2-D "
+                "with one row of class probabilities per row: raw_prediction has "
+                f"shape {raw_prediction.shape}, y has shape {y.shape}."
             )
     else:
         raise ValueError(
@@ -228,12 +306,14 @@ def _check_labels_and_weights(raw_prediction, y, sample_weight):
             f"n_classes); got {raw_prediction.ndim} dimensions."
         )
     n_samples, n_classes = raw_prediction.shape
-    if not np.issubdtype(y.dtype, np.integer):
+    if y.ndim == 2:
+        y = _check_targets(y, n_classes)
+    elif not np.issubdtype(y.dtype, np.integer):
         raise ValueError(
-            f"y must hold integer class indices in [0, {n_classes}); got dtype "
-            f"{y.dtype}."
+            f"y must hold integer class indices in [0, {n_classes}) or rows of "
+            f"class probabilities; got dtype {y.dtype}."
         )
-    if n_samples and (y.min() < 0 or y.max() >= n_classes):
+    elif n_samples and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(
             f"y must hold class indices in [0, {n_classes}) for {n_classes} "
             f"columns of raw_prediction; got values in [{y.min()}, {y.max()}]."
@@ -256,24 +336,59 @@ def _check_labels_and_weights(raw_prediction, y, sample_weight):
     return raw_prediction, y, normalised_weight, single_sample
 
 
-def cross_entropy(raw_prediction, y, sample_weight=None):
-    r"""Cross-entropy of raw scores against integer labels.
+def _target_table(y, n_classes: int, label_smoothing: float, dtype) -> np.ndarray:
+    r"""Return the targets :math:`t_i = (1 - \varepsilon) q_i + \varepsilon / K`.
 
-    For one sample, :math:`\operatorname{CE}(z, y) = -\log p_y
-    = \operatorname{logsumexp}(z) - z_y`. For a batch, the weighted mean
+    :math:`q_i` is the one-hot vector of label :math:`y_i` for 1-D ``y``, or
+    row :math:`i` of 2-D ``y``. For the batch functions below, whose inputs
+    are n_samples x n_classes already; the fit never builds this table.
+    """
+    if y.ndim == 1:
+        table = np.zeros((y.size, n_classes), dtype=dtype)
+        table[np.arange(y.size), y] = 1.0
+    else:
+        table = y.astype(dtype, copy=True)
+    if label_smoothing:
+        table *= 1.0 - label_smoothing
+        table += label_smoothing / n_classes
+    return table
+
+
+def cross_entropy(raw_prediction, y, sample_weight=None, *, label_smoothing=0.0):
+    r"""Cross-entropy of raw scores against labels or class probabilities.
+
+    For one sample with target distribution :math:`t` over the classes,
 
     .. math::
-        L = \frac{\sum_i s_i \operatorname{CE}(z_i, y_i)}{\sum_i s_i}.
+        \operatorname{CE}(z, t) = -\sum_k t_k \log p_k
+        = \operatorname{logsumexp}(z) - t^\top z
+
+    (using :math:`\sum_k t_k = 1`), which for a hard label :math:`y`
+    (:math:`t = e_y`, one-hot) is :math:`-\log p_y
+    = \operatorname{logsumexp}(z) - z_y`. With label smoothing
+    :math:`\varepsilon` the target is :math:`(1 - \varepsilon) q +
+    \varepsilon / K`, as in PyTorch's ``CrossEntropyLoss``, where :math:`q`
+    is the one-hot label or the given probabilities. For a batch, the weighted
+    mean
+
+    .. math::
+        L = \frac{\sum_i s_i \operatorname{CE}(z_i, t_i)}{\sum_i s_i}.
 
     Parameters
     ----------
     raw_prediction : array-like of shape (n_classes,) or (n_samples, n_classes)
         Raw scores of one sample, or of a batch (one row per sample).
-    y : int or array-like of shape (n_samples,)
-        Index of the true class: an integer for one sample, an integer array
-        for a batch.
+    y : int, array-like of shape (n_samples,) or (n_samples, n_classes)
+        The true class as an index (an integer for one sample, an integer
+        array for a batch), or class probabilities: a vector of length
+        n_classes for one sample, a table with one row per sample for a batch
+        (non-negative, each row summing to one within the square root of its
+        dtype's machine epsilon).
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights :math:`s_i` of a batch; ``None`` means all ones.
+    label_smoothing : float in [0, 1), default=0.0
+        :math:`\varepsilon`: the share of the target spread uniformly over
+        the classes.
 
     Returns
     -------
@@ -286,37 +401,53 @@ def cross_entropy(raw_prediction, y, sample_weight=None):
     >>> from softmax_regression import cross_entropy
     >>> float(cross_entropy([0.0, 0.0], 1)) == float(np.log(2))
     True
+    >>> float(cross_entropy([0.0, 0.0], [0.5, 0.5])) == float(np.log(2))
+    True
     """
+    label_smoothing = _check_label_smoothing(label_smoothing)
     raw_prediction, y, normalised_weight, _ = _check_labels_and_weights(
         raw_prediction, y, sample_weight
     )
-    n_samples = raw_prediction.shape[0]
-    raw_true = raw_prediction[np.arange(n_samples), y]
+    n_samples, n_classes = raw_prediction.shape
+    if y.ndim == 1 and not label_smoothing:
+        raw_target = raw_prediction[np.arange(n_samples), y]
+    else:
+        targets = _target_table(y, n_classes, label_smoothing, raw_prediction.dtype)
+        # t_k z_k only where t_k > 0: a class of raw score -inf and target 0
+        # adds nothing (not 0 * inf = nan).
+        with np.errstate(invalid="ignore"):
+            raw_target = np.where(targets > 0, targets * raw_prediction, 0).sum(axis=1)
     log_sum_exp = _softmax_inplace(raw_prediction.copy(), axis=1)
     # A sample of weight zero is left out, also where its loss is infinite
     # (a true class of raw score -inf): 0 * inf would be nan. Accumulate in
     # float64 so a float32 batch loses no more than one rounding.
     counted = normalised_weight > 0
-    per_sample = (log_sum_exp - raw_true)[counted].astype(np.float64)
+    per_sample = (log_sum_exp - raw_target)[counted].astype(np.float64)
     loss = np.dot(normalised_weight[counted], per_sample)
     return raw_prediction.dtype.type(loss)
 
 
-def cross_entropy_grad(raw_prediction, y, sample_weight=None) -> np.ndarray:
+def cross_entropy_grad(
+    raw_prediction, y, sample_weight=None, *, label_smoothing=0.0
+) -> np.ndarray:
     r"""Gradient of :func:`cross_entropy` with respect to ``raw_prediction``.
 
-    For one sample it is :math:`p - e_y`, the probabilities minus the one-hot
-    vector of the true class. For a batch, row :math:`i` is
-    :math:`s_i (p_i - e_{y_i}) / \sum_j s_j`.
+    For one sample it is :math:`p - t`, the probabilities minus the target:
+    :math:`p - e_y` for a hard label, with label smoothing :math:`p -
+    (1 - \varepsilon) q - \varepsilon / K`. For a batch, row :math:`i` is
+    :math:`s_i (p_i - t_i) / \sum_j s_j`.
 
     Parameters
     ----------
     raw_prediction : array-like of shape (n_classes,) or (n_samples, n_classes)
         Raw scores of one sample, or of a batch.
-    y : int or array-like of shape (n_samples,)
-        Index of the true class.
+    y : int, array-like of shape (n_samples,) or (n_samples, n_classes)
+        The true class index, or class probabilities (see
+        :func:`cross_entropy`).
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of a batch; ``None`` means all ones.
+    label_smoothing : float in [0, 1), default=0.0
+        The share of the target spread uniformly over the classes.
 
     Returns
     -------
@@ -327,12 +458,18 @@ def cross_entropy_grad(raw_prediction, y, sample_weight=None) -> np.ndarray:
     >>> from softmax_regression import cross_entropy_grad
     >>> cross_entropy_grad([0.0, 0.0], 1).tolist()
     [0.5, -0.5]
+    >>> cross_entropy_grad([0.0, 0.0], 1, label_smoothing=0.2).tolist()
+    [0.4, -0.4]
     """
+    label_smoothing = _check_label_smoothing(label_smoothing)
     raw_prediction, y, normalised_weight, single_sample = _check_labels_and_weights(
         raw_prediction, y, sample_weight
     )
     gradient = raw_prediction.copy()
     _softmax_inplace(gradient, axis=1)
-    gradient[np.arange(gradient.shape[0]), y] -= 1
+    if y.ndim == 1 and not label_smoothing:
+        gradient[np.arange(gradient.shape[0]), y] -= 1
+    else:
+        gradient -= _target_table(y, gradient.shape[1], label_smoothing, gradient.dtype)
     gradient *= normalised_weight.astype(gradient.dtype)[:, np.newaxis]
     return gradient[0] if single_sample else gradient

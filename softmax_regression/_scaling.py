@@ -14,10 +14,24 @@ import scipy.sparse as sp
 _BLOCK_ELEMENTS = 2**15
 
 
-def class_priors(y: np.ndarray, n_classes: int, sample_weight) -> np.ndarray:
-    """Return the weighted share of each class, shape (n_classes,)."""
-    counts = np.bincount(y, weights=_relative(sample_weight), minlength=n_classes)
-    return counts / counts.sum()
+def class_priors(
+    y: np.ndarray, n_classes: int, sample_weight, label_smoothing: float = 0.0
+) -> np.ndarray:
+    """Return the weighted share of each class, shape (n_classes,).
+
+    ``y`` holds class indices, or class probabilities (n_samples, n_classes),
+    whose weighted column sums are the shares. With label smoothing the
+    shares of the smoothed targets, ``(1 - eps) * shares + eps / n_classes``.
+    """
+    relative = _relative(sample_weight)
+    if y.ndim == 2:
+        counts = y.sum(axis=0, dtype=np.float64) if relative is None else relative @ y
+    else:
+        counts = np.bincount(y, weights=relative, minlength=n_classes)
+    priors = counts / counts.sum()
+    if label_smoothing:
+        priors = (1.0 - label_smoothing) * priors + label_smoothing / n_classes
+    return priors
 
 
 def _relative(sample_weight):

@@ -157,6 +157,31 @@ class NumpyOperations:
         return np.dtype(dtype).itemsize
 
     @staticmethod
+    def weighted_class_sum(scores, targets, class_axis: int) -> np.ndarray:
+        """``sum_k targets[i, k] * scores[i, k]`` per sample, in scores' dtype.
+
+        ``targets`` is (rows, n_classes), whatever the layout of ``scores``.
+        """
+        targets = targets.astype(scores.dtype, copy=False)
+        if class_axis == 0:
+            targets = targets.T
+        return np.sum(targets * scores, axis=class_axis)
+
+    @staticmethod
+    def class_sum(scores, class_axis: int) -> np.ndarray:
+        """``sum_k scores[i, k]`` per sample."""
+        return np.sum(scores, axis=class_axis)
+
+    @staticmethod
+    def subtract_weighted_targets(array, targets, weight, class_axis: int) -> None:
+        """Subtract ``weight[i] * targets[i, k]`` from each entry, in place."""
+        targets = targets.astype(array.dtype, copy=False)
+        if class_axis == 0:
+            array -= targets.T * weight
+        else:
+            array -= targets * weight[:, np.newaxis]
+
+    @staticmethod
     def zeros(shape) -> np.ndarray:
         """Return a float64 accumulator of zeros."""
         return np.zeros(shape)
@@ -242,8 +267,9 @@ class CrossEntropyShard:
         The shard's rows, float32 or float64, dense or CSR/CSC: only their
         shape, dtype and format are read here, to plan the blocks. Every
         evaluation gets rows of this shape, dtype and format.
-    y : ndarray of shape (n_rows,)
-        Class indices in ``[0, n_classes)``.
+    y : ndarray of shape (n_rows,) or (n_rows, n_classes)
+        Class indices in ``[0, n_classes)``, or class probabilities (each row
+        non-negative, summing to one): the targets :math:`q_i`.
     n_classes : int
         Number of classes, at least 2.
     normalised_weight : ndarray of shape (n_rows,)
@@ -257,6 +283,10 @@ class CrossEntropyShard:
         Threads to run the blocks on, shared with other shards (a worker's
         chunks) and left running by :meth:`close`; by default the shard starts
         its own ``n_threads`` threads.
+    label_smoothing : float, default=0.0
+        :math:`\varepsilon \in [0, 1)`: the targets become
+        :math:`t_i = (1 - \varepsilon) q_i + \varepsilon / K`, without a
+        table of them (PyTorch's ``label_smoothing``).
     operations : object, default=NumpyOperations()
         The array primitives, for arrays of another namespace (then ``X``,
         ``y`` and ``normalised_weight`` are arrays of it, on one device, and
@@ -273,6 +303,7 @@ class CrossEntropyShard:
         n_threads: int = 1,
         executor: Executor | None = None,
         operations=None,
+        label_smoothing: float = 0.0,
     ) -> None:
         self.ops = ops = NumpyOperations() if operations is None else operations
         self.n_classes = n_classes
@@ -280,6 +311,8 @@ class CrossEntropyShard:
         self.fit_intercept = fit_intercept
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
+        self.soft = len(y.shape) == 2  # class probabilities, not indices
+        self.label_smoothing = float(label_smoothing)
         weight, weight64 = ops.weights(normalised_weight, self.dtype)
         # Sample-major scores for sparse X: what scipy's products produce.
         self._class_axis = 1 if self.sparse else 0
@@ -299,7 +332,9 @@ class CrossEntropyShard:
                 start=start,
                 stop=stop,
                 scores=scores,
-                true_class=ops.true_class(y[start:stop], n_classes, self._class_axis),
+                true_class=y[start:stop, ...]
+                if self.soft
+                else ops.true_class(y[start:stop], n_classes, self._class_axis),
                 weight=weight[start:stop],
                 weight64=weight64[start:stop],
             )
@@ -440,17 +475,53 @@ class CrossEntropyShard:
             X_block = _row_view(X, block.start, block.stop)
             scores = block.scores
             self._linear_scores(X_block, weights, intercept, out=scores)
-            raw_true = ops.take_true(scores, block.true_class)
+            raw_target = self._raw_target(scores, block)  # t_i . z_i
             # scores = P
             log_sum_exp = _softmax_inplace(scores, axis=class_axis, xp=ops.xp)
-            log_sum_exp -= raw_true  # per-sample cross-entropy
+            log_sum_exp -= raw_target  # per-sample cross-entropy
             loss += ops.dot64(block.weight64, log_sum_exp)
-            # G = s (P - Y) / S, written over a copy: P stays for hessp.
+            # G = s (P - T) / S, written over a copy: P stays for hessp.
             gradient = scores * ops.expand_dims(block.weight, class_axis)
-            ops.subtract_at_true(gradient, block.true_class, block.weight)
+            self._subtract_targets(gradient, block)
             grad_weights += self._back_product(X_block, gradient)
             grad_intercept += ops.sum64(gradient, 1 - class_axis)
         return loss, grad_weights, grad_intercept
+
+    def _raw_target(self, scores, block: _Block):
+        r"""Each sample's :math:`t_i^\top z_i`, from its raw scores.
+
+        :math:`(1 - \varepsilon) q_i^\top z_i + (\varepsilon / K)
+        \sum_k z_{ik}`: the true class's score for hard labels (a gather),
+        the probabilities' weighted sum of the scores for soft ones.
+        """
+        ops, class_axis = self.ops, self._class_axis
+        if self.soft:
+            raw_target = ops.weighted_class_sum(scores, block.true_class, class_axis)
+        else:
+            raw_target = ops.take_true(scores, block.true_class)
+        if self.label_smoothing:
+            epsilon = self.label_smoothing
+            raw_target = raw_target * (1.0 - epsilon) + ops.class_sum(
+                scores, class_axis
+            ) * (epsilon / self.n_classes)
+        return raw_target
+
+    def _subtract_targets(self, gradient, block: _Block) -> None:
+        """Subtract each sample's weighted targets, ``s_i t_i / S``, in place."""
+        ops, class_axis = self.ops, self._class_axis
+        weight = block.weight
+        if self.label_smoothing:
+            epsilon = self.label_smoothing
+            weight = weight * (1.0 - epsilon)
+            gradient -= ops.expand_dims(
+                block.weight * (epsilon / self.n_classes), class_axis
+            )
+        if self.soft:
+            ops.subtract_weighted_targets(
+                gradient, block.true_class, weight, class_axis
+            )
+        else:
+            ops.subtract_at_true(gradient, block.true_class, weight)
 
     def _group_hessp(self, blocks: list[_Block], X, direction, direction_intercept):
         """Multiply the data term's Hessian by a direction, over some blocks.
