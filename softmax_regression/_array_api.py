@@ -34,9 +34,14 @@ from sklearn.utils._array_api import (
     move_to,
 )
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    validate_data,
+)
 
 from ._linear_loss import LinearSoftmaxLoss, _InMemoryDataTerm
+from ._loss import _check_targets
 from ._shard import CrossEntropyShard, power_of_two_above
 
 # Rows of X per block on a device: large enough that a GPU gets whole-array
@@ -220,8 +225,9 @@ class ArrayAPIData:
     ----------
     X : array of shape (n_samples, n_features)
         Validated dense training data, float32 or float64, of namespace ``xp``.
-    y : array of shape (n_samples,)
-        Class indices in ``[0, n_classes)``, on ``X``'s device.
+    y : array of shape (n_samples,) or (n_samples, n_classes)
+        Class indices in ``[0, n_classes)``, or class probabilities, on
+        ``X``'s device.
     n_classes : int
         Number of classes.
     sample_weight : array of shape (n_samples,) or None
@@ -229,13 +235,18 @@ class ArrayAPIData:
         ``X``'s device.
     xp : namespace
         The namespace of ``X``.
+    label_smoothing : float, default=0.0
+        The share of each target spread uniformly over the classes.
     """
 
     sparse = False
 
-    def __init__(self, X, y, n_classes: int, sample_weight, xp) -> None:
+    def __init__(
+        self, X, y, n_classes: int, sample_weight, xp, label_smoothing: float = 0.0
+    ) -> None:
         self.X = X
         self.y = y
+        self.label_smoothing = label_smoothing
         self.n_classes = n_classes
         self.sample_weight = sample_weight
         self.xp = xp
@@ -263,7 +274,11 @@ class ArrayAPIData:
         counts = weight_per_class(
             self.xp, self.y, self.n_classes, self._relative_weight()
         )
-        return counts / counts.sum()
+        priors = counts / counts.sum()
+        epsilon = self.label_smoothing
+        if epsilon:
+            priors = (1.0 - epsilon) * priors + epsilon / self.n_classes
+        return priors
 
     def weight_sum_factors(self) -> tuple[float, float]:
         if self.sample_weight is None:
@@ -318,6 +333,7 @@ class ArrayAPIData:
             self._normalised_weight(),
             fit_intercept,
             operations=self.ops,
+            label_smoothing=self.label_smoothing,
         )
         with LinearSoftmaxLoss(
             self.X,
@@ -335,8 +351,13 @@ def weight_per_class(xp, y, n_classes: int, sample_weight) -> np.ndarray:
     """Return the (weighted) count of each class on the host, float64.
 
     One reduction over the samples per class (the array API has no
-    ``bincount``), brought to the host in one transfer.
+    ``bincount``), brought to the host in one transfer. For a table of class
+    probabilities ``y``, its (weighted) column sums.
     """
+    if len(y.shape) == 2:
+        if sample_weight is None:
+            return to_host(xp.sum(y, axis=0, dtype=xp.float64)).astype(np.float64)
+        return to_host(xp.astype(sample_weight, y.dtype) @ y).astype(np.float64)
     if sample_weight is None:
         sums = [xp.sum(xp.astype(y == k, xp.int64)) for k in range(n_classes)]
     else:
@@ -361,19 +382,33 @@ def validate_fit_data(estimator, X, y, sample_weight, xp):
         _check_two_classes,
         _check_two_weighted_classes,
         _class_weight_per_class,
+        _target_columns,
     )
 
-    X, y = validate_data(
-        estimator, X, y, dtype=[xp.float64, xp.float32], multi_output=False
-    )
-    device = get_namespace_and_device(X)[2]
-    check_classification_targets(y)
-    xp_y = get_namespace(y)[0]
-    classes, y_encoded = xp_y.unique_inverse(y)
-    classes_host = to_host(classes)
+    columns = _target_columns(y)
+    if columns is None:
+        X, y = validate_data(
+            estimator, X, y, dtype=[xp.float64, xp.float32], multi_output=False
+        )
+        device = get_namespace_and_device(X)[2]
+        check_classification_targets(y)
+        xp_y = get_namespace(y)[0]
+        classes, y_encoded = xp_y.unique_inverse(y)
+        classes_host = to_host(classes)
+        _check_two_classes(classes_host, type(estimator).__name__)
+        y_encoded = move_to(y_encoded, xp=xp, device=device)
+    else:
+        # Class probabilities: checked on X's device, the classes their columns.
+        X = validate_data(estimator, X, dtype=[xp.float64, xp.float32])
+        device = get_namespace_and_device(X)[2]
+        if hasattr(y, "to_numpy"):  # a DataFrame
+            y = y.to_numpy()
+        y_encoded = _check_targets(
+            move_to(y, xp=xp, device=device), name="y", xp=xp, to_numpy=to_host
+        )
+        check_consistent_length(X, y_encoded)
+        classes = classes_host = np.asarray(columns)
     name = type(estimator).__name__
-    _check_two_classes(classes_host, name)
-    y_encoded = move_to(y_encoded, xp=xp, device=device)
     n_classes = classes_host.size
     if sample_weight is not None or estimator.class_weight is not None:
         sample_weight = _check_sample_weight(
@@ -393,8 +428,14 @@ def validate_fit_data(estimator, X, y, sample_weight, xp):
         class_weight = xp.asarray(
             class_weight, dtype=sample_weight.dtype, device=device
         )
-        # A new array: the caller's sample_weight is never modified.
-        sample_weight = sample_weight * xp.take(class_weight, y_encoded)
+        # A new array: the caller's sample_weight is never modified. For class
+        # probabilities, each sample's expected class weight.
+        if columns is None:
+            sample_weight = sample_weight * xp.take(class_weight, y_encoded)
+        else:
+            sample_weight = sample_weight * (
+                xp.astype(y_encoded, class_weight.dtype) @ class_weight
+            )
     if sample_weight is not None:
         _check_two_weighted_classes(
             classes_host,
@@ -402,6 +443,25 @@ def validate_fit_data(estimator, X, y, sample_weight, xp):
             name,
         )
     return X, classes, y_encoded, sample_weight, classes_host
+
+
+def expected_accuracy(raw_prediction, y, sample_weight, xp) -> float:
+    """:meth:`SoftmaxRegression.score` for class probabilities, on the device."""
+    device = get_namespace_and_device(raw_prediction)[2]
+    n_samples, n_classes = raw_prediction.shape
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    targets = _check_targets(
+        move_to(y, xp=xp, device=device), n_classes, "y", xp=xp, to_numpy=to_host
+    )
+    check_consistent_length(raw_prediction, targets, sample_weight)
+    predicted = xp.argmax(raw_prediction, axis=1)
+    rows = xp.arange(n_samples, dtype=predicted.dtype, device=device)
+    hits = xp.take(xp.reshape(targets, (-1,)), rows * n_classes + predicted)
+    if sample_weight is None:
+        return float(xp.mean(xp.astype(hits, xp.float64)))
+    weight = xp.astype(move_to(sample_weight, xp=xp, device=device), hits.dtype)
+    return float(xp.sum(hits * weight) / xp.sum(weight))
 
 
 def linear_scores(X, coef, intercept, xp):

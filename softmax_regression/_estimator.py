@@ -559,7 +559,14 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             X, classes, y_encoded, fit_weight, classes_host = validate_fit_data(
                 self, X, y, sample_weight, xp
             )
-            data = ArrayAPIData(X, y_encoded, classes_host.size, fit_weight, xp)
+            data = ArrayAPIData(
+                X,
+                y_encoded,
+                classes_host.size,
+                fit_weight,
+                xp,
+                float(self.label_smoothing),
+            )
             return self._fit_data(data, X, y, classes, sample_weight)
         if get_config()["array_api_dispatch"]:
             # NumPy X: labels and weights of another namespace follow it.
@@ -941,10 +948,14 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             return score(self, X, y, sample_weight)
         if _target_columns(y) is not None:
             check_is_fitted(self)
+            raw_prediction, xp = self._raw_prediction(X, "score")
+            if xp is not None:
+                from ._array_api import expected_accuracy
+
+                return expected_accuracy(raw_prediction, y, sample_weight, xp)
             targets = _check_targets(
                 _numeric_table(y), self.classes_.shape[0], name="y"
             )
-            raw_prediction, _ = self._raw_prediction(X, "score")
             check_consistent_length(raw_prediction, targets, sample_weight)
             predicted = np.argmax(raw_prediction, axis=1)
             hits = targets[np.arange(predicted.size), predicted]

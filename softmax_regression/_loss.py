@@ -197,7 +197,9 @@ def _normalised_weights(sample_weight: np.ndarray | None, n_samples: int) -> np.
     return normalised_weight
 
 
-def _check_targets(targets, n_classes: int | None = None, name: str = "y"):
+def _check_targets(
+    targets, n_classes: int | None = None, name: str = "y", xp=None, to_numpy=None
+):
     r"""Validate a table of class probabilities, one row per sample.
 
     Each row :math:`q_i` must be finite, non-negative and sum to one within
@@ -214,13 +216,26 @@ def _check_targets(targets, n_classes: int | None = None, name: str = "y"):
         The number of columns it must have.
     name : str, default="y"
         The argument's name, for the errors.
+    xp : array namespace, optional
+        The namespace of ``targets`` if not NumPy (the array API path, where
+        the checks run on the device and only the first offending row is
+        brought to the host, by ``to_numpy``).
+    to_numpy : callable, optional
+        Converts a row of ``targets`` to NumPy, for the message.
 
     Returns
     -------
     targets : ndarray of shape (n_samples, n_classes)
         float32 and float64 kept (no copy), anything else converted to float64.
     """
-    targets = _as_float_array(targets)
+    if xp is None:
+        xp, targets, float64 = np, _as_float_array(targets), np.float64
+    else:
+        float64 = xp.float64
+        if not xp.isdtype(targets.dtype, "real floating"):
+            targets = xp.astype(targets, float64)
+    if to_numpy is None:
+        to_numpy = np.asarray
     if targets.ndim != 2:
         raise ValueError(
             f"{name} as class probabilities must be 2-D (n_samples, n_classes); "
@@ -231,25 +246,28 @@ def _check_targets(targets, n_classes: int | None = None, name: str = "y"):
             f"{name} as class probabilities must have one column per class "
             f"({n_classes}); got {targets.shape[1]} columns."
         )
-    tolerance = float(np.sqrt(np.finfo(targets.dtype).eps))
+    tolerance = float(xp.finfo(targets.dtype).eps) ** 0.5
+    row_sums = xp.sum(targets, axis=1, dtype=float64)
     problems = (
-        (~np.isfinite(targets).all(axis=1), "is not finite (NaN or infinity)"),
-        ((targets < 0).any(axis=1), "has a negative entry"),
+        (~xp.all(xp.isfinite(targets), axis=1), "is not finite (NaN or infinity)"),
+        (xp.any(targets < 0, axis=1), "has a negative entry"),
+        (xp.abs(row_sums - 1.0) > tolerance, "does not sum to 1"),
     )
     for bad, what in problems:
-        if bad.any():
-            row = int(np.argmax(bad))
+        if not bool(xp.any(bad)):
+            continue
+        # The first offending row (argmax of booleans: NumPy 1.x has no
+        # np.astype, the array API no argmax of booleans).
+        row = int(np.argmax(bad) if xp is np else xp.argmax(xp.astype(bad, xp.int8)))
+        values = to_numpy(targets[row, :]).tolist()
+        if what != "does not sum to 1":
             raise ValueError(
                 f"{name} is not a table of class probabilities: row {row} {what}: "
-                f"{targets[row].tolist()}."
+                f"{values}."
             )
-    row_sums = targets.sum(axis=1, dtype=np.float64)
-    bad = np.abs(row_sums - 1.0) > tolerance
-    if bad.any():
-        row = int(np.argmax(bad))
         raise ValueError(
             f"{name} is not a table of class probabilities: row {row} sums to "
-            f"{float(row_sums[row])!r}, not 1 (within {tolerance:.2g} for "
+            f"{float(np.sum(values))!r}, not 1 (within {tolerance:.2g} for "
             f"{targets.dtype}). Divide each row by its sum; for counts, pass "
             "counts / counts.sum(axis=1, keepdims=True) with sample_weight="
             "counts.sum(axis=1)."
