@@ -56,9 +56,11 @@ from ._estimator import (
     _check_two_classes,
     _check_two_weighted_classes,
     _class_weight_per_class,
+    _target_columns,
     _user_stacklevel,
 )
 from ._linear_loss import LinearSoftmaxLoss
+from ._loss import _check_targets
 from ._parallel import evaluation_threads, pin_current_thread
 from ._scaling import weighted_column_square_sums
 from ._shard import CrossEntropyShard
@@ -90,14 +92,27 @@ class ShardActor:
     x_keys : list
         Keys of the worker's chunks of ``X``, each (rows, n_features).
     y_chunks : list of ndarray
-        The labels of the same rows, chunk for chunk.
+        The labels of the same rows, chunk for chunk, or their class
+        probabilities (rows, n_classes).
     weight_chunks : list of ndarray or None
         Sample weights of the same rows (float64), or None for unweighted.
+    first_rows : list of int, optional
+        The index of each chunk's first row in the whole data, for errors.
     """
 
-    def __init__(self, x_keys: list, y_chunks: list, weight_chunks: list | None):
+    def __init__(
+        self,
+        x_keys: list,
+        y_chunks: list,
+        weight_chunks: list | None,
+        first_rows: list | None = None,
+    ):
         self.x_keys = x_keys
-        self.y_chunks = [np.asarray(y).ravel() for y in y_chunks]
+        self.y_chunks = [np.asarray(y) for y in y_chunks]
+        self.soft = bool(self.y_chunks) and self.y_chunks[0].ndim == 2
+        if not self.soft:
+            self.y_chunks = [y.ravel() for y in self.y_chunks]
+        self.first_rows = first_rows or [0] * len(x_keys)
         self.weight_chunks = weight_chunks
         self.shards: list[CrossEntropyShard] = []
         self._executor: ThreadPoolExecutor | None = None
@@ -110,6 +125,8 @@ class ShardActor:
 
     def summarise(self) -> dict:
         """Labels and weight totals of this worker's rows (one pass over y)."""
+        if self.soft:
+            return self._summarise_targets()
         rows = sum(y.size for y in self.y_chunks)
         labels = [np.unique(y) for y in self.y_chunks]
         labels = np.unique(np.concatenate(labels)) if labels else np.array([])
@@ -140,6 +157,52 @@ class ShardActor:
             )
         return summary
 
+    def _summarise_targets(self) -> dict:
+        """:meth:`summarise` for class probabilities: their checks and sums.
+
+        Returns the weighted column sums of the targets, the largest weight
+        and ``sum_i s_i q_i q_i^T`` (n_classes x n_classes), from which the
+        class shares under any class weights follow (see DaskData).
+        """
+        n_classes = self.y_chunks[0].shape[1]
+        summary = {
+            "rows": sum(q.shape[0] for q in self.y_chunks),
+            "bad_weight": None,
+            "bad_targets": None,
+            "target_sums": np.zeros(n_classes),
+            "target_products": np.zeros((n_classes, n_classes)),
+            "largest_weight": 0.0,
+        }
+        weights = self.weight_chunks
+        if weights is not None:
+            weights = [np.asarray(w, dtype=np.float64) for w in weights]
+            self.weight_chunks = weights
+        for index, targets in enumerate(self.y_chunks):
+            try:
+                targets = _check_targets(
+                    targets, name="y", first_row=self.first_rows[index]
+                )
+            except ValueError as error:
+                summary["bad_targets"] = str(error)
+                return summary
+            self.y_chunks[index] = targets
+            targets64 = targets.astype(np.float64, copy=False)
+            if weights is None:
+                summary["target_sums"] += targets64.sum(axis=0)
+                summary["target_products"] += targets64.T @ targets64
+                summary["largest_weight"] = 1.0
+                continue
+            w = weights[index]
+            bad = ~np.isfinite(w) | (w < 0)
+            if bad.any():
+                summary["bad_weight"] = float(w[bad][0])
+                return summary
+            summary["target_sums"] += w @ targets64
+            summary["target_products"] += (targets64 * w[:, None]).T @ targets64
+            if w.size:
+                summary["largest_weight"] = max(summary["largest_weight"], w.max())
+        return summary
+
     def prepare(
         self,
         classes: np.ndarray,
@@ -147,6 +210,7 @@ class ShardActor:
         weight_factors: tuple[float, float],
         n_samples: int,
         fit_intercept: bool,
+        label_smoothing: float = 0.0,
     ) -> dict:
         """Build the shards; return the column sums of squares (a pass over X).
 
@@ -167,17 +231,23 @@ class ShardActor:
         with evaluation_threads(1):
             for index, key in enumerate(self.x_keys):
                 X = self._x(key)
-                y = np.searchsorted(classes, self.y_chunks[index])
+                if self.soft:
+                    y = self.y_chunks[index]  # class probabilities
+                else:
+                    y = np.searchsorted(classes, self.y_chunks[index])
+                rows = y.shape[0]
                 if self.weight_chunks is None and class_weight is None:
                     relative = None
-                    normalised = np.full(y.size, 1.0 / n_samples)
+                    normalised = np.full(rows, 1.0 / n_samples)
                 else:
                     weight = (
-                        np.ones(y.size)
+                        np.ones(rows)
                         if self.weight_chunks is None
                         else self.weight_chunks[index]
                     )
-                    if class_weight is not None:
+                    if class_weight is not None and self.soft:
+                        weight = weight * (y @ class_weight)  # expected weight
+                    elif class_weight is not None:
                         weight = weight * class_weight[y]
                     relative = weight / largest
                     normalised = relative / relative_sum
@@ -195,6 +265,7 @@ class ShardActor:
                         fit_intercept,
                         n_threads,
                         executor=self._executor,
+                        label_smoothing=label_smoothing,
                     )
                 )
         return {"square_sums": square_sums, "entries": entries, "finite": finite}
@@ -290,6 +361,31 @@ def _check_rows(value, name: str, X, *, dtype=None):
     return value
 
 
+def _check_targets_rows(value, X):
+    """Return class probabilities as a Dask array in ``X``'s row chunks.
+
+    Its columns in one chunk, as floats; checked on the workers (see
+    :meth:`ShardActor.summarise`).
+    """
+    if not dask.is_dask_collection(value):
+        value = da.from_array(np.asarray(value), chunks=(X.chunks[0], -1))
+    value = _as_row_chunked_array(value, "y")
+    if value.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"y must have one row per row of X ({X.shape[0]}); got {value.shape}."
+        )
+    if value.dtype.kind not in "fiub":
+        raise ValueError(
+            f"y is 2-D with {value.shape[1]} columns, so it is read as a table of "
+            f"class probabilities, but its dtype is {value.dtype}, not numeric."
+        )
+    if value.dtype not in (np.float32, np.float64):
+        value = value.astype(np.float64)
+    if value.chunks[0] != X.chunks[0] or len(value.chunks[1]) > 1:
+        value = value.rechunk((X.chunks[0], -1))
+    return value
+
+
 def _client():
     try:
         return default_client()
@@ -318,14 +414,30 @@ class DaskData:
     fit_intercept : bool
     estimator_name : str
         For error messages.
+    label_smoothing : float, default=0.0
+        The share of each target spread uniformly over the classes.
     """
 
     def __init__(
-        self, X, y, sample_weight, class_weight, fit_intercept: bool, estimator_name
+        self,
+        X,
+        y,
+        sample_weight,
+        class_weight,
+        fit_intercept: bool,
+        estimator_name,
+        label_smoothing: float = 0.0,
     ) -> None:
         self.client = _client()
         X = _check_x(_as_row_chunked_array(X, "X"))
-        y = _check_rows(y, "y", X)
+        columns = _target_columns(y)
+        self.soft = columns is not None
+        if self.soft:
+            y = _check_targets_rows(y, X)
+            self.classes = np.asarray(columns)
+        else:
+            y = _check_rows(y, "y", X)
+        self.label_smoothing = label_smoothing
         weight = None
         if sample_weight is not None:
             weight = _check_rows(sample_weight, "sample_weight", X, dtype=np.float64)
@@ -344,6 +456,7 @@ class DaskData:
         self._persisted = persisted
         self._actors: list = []
         self._x_keys = _keys(persisted[0])
+        self._first_rows = np.cumsum((0, *X.chunks[0][:-1])).tolist()
         self._y_keys = _keys(persisted[1])
         self._weight_keys = None if weight is None else _keys(persisted[2])
         try:
@@ -386,6 +499,7 @@ class DaskData:
                     [self._x_keys[i] for i in indices],
                     y_chunks,
                     weight_chunks,
+                    [self._first_rows[i] for i in indices],
                     workers=[worker],
                     allow_other_workers=False,
                     actor=True,
@@ -400,11 +514,16 @@ class DaskData:
         self._start_actors()
         summaries = [s.result() for s in [a.summarise() for a in self._actors]]
         for summary in summaries:
+            if summary.get("bad_targets") is not None:
+                raise ValueError(summary["bad_targets"])
             if summary["bad_weight"] is not None:
                 raise ValueError(
                     "sample_weight must be finite and non-negative; found "
                     f"{summary['bad_weight']!r}."
                 )
+        if self.soft:
+            self._summarise_targets(summaries)
+            return
         classes = np.unique(np.concatenate([s["labels"] for s in summaries]))
         check_classification_targets(classes)
         _check_two_classes(classes, self._name)
@@ -439,7 +558,47 @@ class DaskData:
         if not weighted and class_weight is None:
             relative_sum = float(self.shape[0])
         self._weight_factors = (m, relative_sum)
-        self._priors = relative_sums / relative_sums.sum()
+        self._priors = self._smoothed(relative_sums / relative_sums.sum())
+
+    def _smoothed(self, priors: np.ndarray) -> np.ndarray:
+        """Return the class shares of the label-smoothed targets."""
+        epsilon = self.label_smoothing
+        if not epsilon:
+            return priors
+        return (1.0 - epsilon) * priors + epsilon / priors.size
+
+    def _summarise_targets(self, summaries: list) -> None:
+        r"""Class weights, weight sum and class shares for class probabilities.
+
+        With class weights :math:`c`, sample :math:`i` weighs
+        :math:`s_i q_i^\top c`; the shares are :math:`\sum_i s_i (q_i^\top
+        c) q_i = M c` with :math:`M = \sum_i s_i q_i q_i^\top`, and "balanced"
+        counts class :math:`k` as :math:`\sum_i s_i q_{ik}`.
+        """
+        n_classes = self.classes.size
+        sums = sum(s["target_sums"] for s in summaries)
+        products = sum(s["target_products"] for s in summaries)
+        largest = max(s["largest_weight"] for s in summaries)
+        weighted = self._weight_keys is not None
+        class_weight = None
+        if self._class_weight is not None:
+            class_weight = _class_weight_per_class(
+                self._class_weight, self.classes, self.classes, sums
+            )
+            shares = products @ class_weight
+            # An upper bound of every s_i q_i.c (the rows sum to one): the
+            # divisor that keeps relative weights at most 1.
+            largest *= float(class_weight.max())
+        else:
+            shares = sums
+        _check_two_weighted_classes(self.classes, shares, self._name)
+        self.n_classes = n_classes
+        self._class_weight_vector = class_weight
+        if not weighted and class_weight is None:
+            self._weight_factors = (1.0, float(self.shape[0]))
+        else:
+            self._weight_factors = (largest, float(shares.sum()) / largest)
+        self._priors = self._smoothed(shares / shares.sum())
 
     def _prepare(self) -> None:
         """Shards on every actor; finiteness and column squares, one pass over X."""
@@ -452,6 +611,7 @@ class DaskData:
                     self._weight_factors,
                     self.shape[0],
                     self.fit_intercept,
+                    self.label_smoothing,
                 )
                 for actor in self._actors
             ]
@@ -647,8 +807,32 @@ def _strip_feature_names(estimator):
     return model
 
 
+def _checked_targets(block, n_classes: int):
+    return _check_targets(block, n_classes, name="y")
+
+
 def score(estimator, X, y, sample_weight=None) -> float:
-    """Mean (weighted) accuracy on Dask input, computed on the cluster."""
+    """Mean (weighted) accuracy on Dask input, computed on the cluster.
+
+    For class probabilities ``y``, the expected accuracy (see the estimator's
+    ``score``).
+    """
+    if _target_columns(y) is not None:
+        probabilities = predict(estimator, X, "predict_proba", lengths=True)
+        n_classes = probabilities.shape[1]
+        targets = _check_targets_rows(y, probabilities).map_blocks(
+            _checked_targets, n_classes, dtype=np.float64
+        )
+        predicted = probabilities.argmax(axis=1)
+        hits = da.where(da.arange(n_classes) == predicted[:, None], targets, 0)
+        hits = hits.sum(axis=1)
+        if sample_weight is None:
+            return float(hits.mean().compute())
+        weight = _check_rows(
+            sample_weight, "sample_weight", probabilities, dtype=np.float64
+        )
+        total, weighted_hits = dask.compute(weight.sum(), (weight * hits).sum())
+        return float(weighted_hits / total)
     predicted = predict(estimator, X, "predict", lengths=True)
     y = _check_rows(y, "y", predicted[:, None])
     correct = predicted == y

@@ -549,6 +549,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 self.class_weight,
                 self.fit_intercept,
                 type(self).__name__,
+                float(self.label_smoothing),
             ) as data:
                 self.n_features_in_ = data.shape[1]
                 return self._fit_data(data, X, y, data.classes, sample_weight)

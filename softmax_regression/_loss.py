@@ -198,7 +198,12 @@ def _normalised_weights(sample_weight: np.ndarray | None, n_samples: int) -> np.
 
 
 def _check_targets(
-    targets, n_classes: int | None = None, name: str = "y", xp=None, to_numpy=None
+    targets,
+    n_classes: int | None = None,
+    name: str = "y",
+    xp=None,
+    to_numpy=None,
+    first_row: int = 0,
 ):
     r"""Validate a table of class probabilities, one row per sample.
 
@@ -222,6 +227,9 @@ def _check_targets(
         brought to the host, by ``to_numpy``).
     to_numpy : callable, optional
         Converts a row of ``targets`` to NumPy, for the message.
+    first_row : int, default=0
+        The index of the first row in the whole data (a Dask chunk's offset),
+        for the message.
 
     Returns
     -------
@@ -260,6 +268,7 @@ def _check_targets(
         # np.astype, the array API no argmax of booleans).
         row = int(np.argmax(bad) if xp is np else xp.argmax(xp.astype(bad, xp.int8)))
         values = to_numpy(targets[row, :]).tolist()
+        row += first_row
         if what != "does not sum to 1":
             raise ValueError(
                 f"{name} is not a table of class probabilities: row {row} {what}: "
