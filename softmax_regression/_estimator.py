@@ -32,6 +32,7 @@ from ._array_api import dispatched_namespace, to_host
 from ._callbacks import CallbackSupportMixin, IterationTasks, has_callbacks
 from ._fit import InMemoryData, fit_coef, initial_coef, resolve_solver
 from ._loss import _check_targets, _log_softmax, _softmax_inplace
+from ._scaling import class_sums
 from ._solvers import (
     CONVERGED,
     MAX_ITER,
@@ -732,16 +733,11 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         if self.class_weight is not None:
             class_weight = _class_weight_per_class(
-                self.class_weight, classes, classes, sample_weight @ targets
+                self.class_weight, classes, classes, class_sums(targets, sample_weight)
             )
             # A new array: the expected class weight of each sample.
             sample_weight = sample_weight * (targets @ class_weight)
-        per_class = (
-            targets.sum(axis=0, dtype=np.float64)
-            if sample_weight is None
-            else sample_weight @ targets
-        )
-        _check_two_weighted_classes(classes, per_class, name)
+        _check_two_weighted_classes(classes, class_sums(targets, sample_weight), name)
         return X, y, classes, targets, sample_weight
 
     def _fitted_attributes(

@@ -31,6 +31,8 @@ follows from :math:`\partial p_y / \partial z_k = p_y([k = y] - p_k)`.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 
 __all__ = ["cross_entropy", "cross_entropy_grad", "log_softmax", "softmax"]
@@ -286,10 +288,7 @@ def _check_targets(
 
 def _check_label_smoothing(label_smoothing) -> float:
     """Return ``label_smoothing`` as a float in [0, 1), or raise ValueError."""
-    try:
-        value = float(label_smoothing)
-    except (TypeError, ValueError):
-        value = np.nan
+    value = float(label_smoothing) if isinstance(label_smoothing, Real) else np.nan
     if isinstance(label_smoothing, bool) or not 0.0 <= value < 1.0:
         raise ValueError(
             f"label_smoothing must be a number in [0, 1); got {label_smoothing!r}."

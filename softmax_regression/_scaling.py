@@ -25,13 +25,31 @@ def class_priors(
     """
     relative = _relative(sample_weight)
     if y.ndim == 2:
-        counts = y.sum(axis=0, dtype=np.float64) if relative is None else relative @ y
+        counts = class_sums(y, relative)
     else:
         counts = np.bincount(y, weights=relative, minlength=n_classes)
     priors = counts / counts.sum()
     if label_smoothing:
         priors = (1.0 - label_smoothing) * priors + label_smoothing / n_classes
     return priors
+
+
+def class_sums(targets: np.ndarray, sample_weight=None) -> np.ndarray:
+    """Return ``sum_i s_i q_ik`` for each class ``k`` of a probability table.
+
+    Summed in row order, as ``np.bincount`` sums the weights of each label, so
+    that one-hot rows give bit for bit the sums the labels give (a weighted
+    count adds zeros for the other classes, which changes no bit).
+    """
+    n_samples, n_classes = targets.shape
+    row = np.zeros(n_samples, dtype=np.intp)
+    sums = np.empty(n_classes)
+    for k in range(n_classes):
+        column = targets[:, k].astype(np.float64)
+        if sample_weight is not None:
+            column *= sample_weight
+        sums[k] = np.bincount(row, weights=column, minlength=1)[0]
+    return sums
 
 
 def _relative(sample_weight):

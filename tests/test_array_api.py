@@ -409,3 +409,35 @@ def test_data_keeps_the_device_outside_dispatch(data):
             host_loss.loss_gradient(coef)[1],
             rtol=1e-12,
         )
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"label_smoothing": 0.2}, {"class_weight": "balanced"}], ids=str
+)
+def test_soft_targets_and_smoothing_on_the_device(namespace, data, params):
+    X, y, weight = data
+    targets = np.random.default_rng(3).dirichlet(np.ones(3), size=X.shape[0])
+    settings = {"solver": "newton-cg", "tol": 1e-8, **params}
+    X_xp = _to(namespace, X)
+    for target in (targets, y):
+        expected = SoftmaxRegression(**settings).fit(X, target, sample_weight=weight)
+        with _dispatch():
+            model = SoftmaxRegression(**settings).fit(
+                X_xp, _to(namespace, target), sample_weight=_to(namespace, weight)
+            )
+            score = model.score(X_xp, _to(namespace, targets))
+        _assert_on_device(model.coef_, X_xp)
+        assert_allclose(to_host(model.coef_), expected.coef_, rtol=1e-10, atol=1e-10)
+        assert score == pytest.approx(expected.score(X, targets), rel=1e-12)
+
+
+def test_bad_targets_on_the_device_name_the_row(data):
+    xp = pytest.importorskip("array_api_strict")
+    X, _, _ = data
+    targets = np.full((X.shape[0], 3), 1 / 3)
+    targets[17] = [0.5, 0.5, 0.5]
+    device = xp.Device("device1")
+    with _dispatch(), pytest.raises(ValueError, match=r"row 17 sums to 1\.5"):
+        SoftmaxRegression().fit(
+            xp.asarray(X, device=device), xp.asarray(targets, device=device)
+        )

@@ -345,3 +345,36 @@ def test_fit_fails_clearly_when_lost_data_cannot_be_recomputed(
         warnings.simplefilter("ignore", RuntimeWarning)
         with pytest.raises(RuntimeError, match="could not be restored"):
             SoftmaxRegression(solver="lbfgs").fit(X_scattered, chunked(y, 250))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"label_smoothing": 0.2}, {"class_weight": {0: 1.0, 1: 3.0, 2: 0.5}}],
+    ids=str,
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_soft_targets_and_smoothing_on_the_cluster(client, params, weighted):
+    X, y = make_classification(
+        n_samples=1200, n_features=6, n_informative=4, n_classes=3, random_state=2
+    )
+    targets = np.random.default_rng(4).dirichlet(np.ones(3), size=X.shape[0])
+    weight = np.random.default_rng(5).uniform(0, 2, X.shape[0]) if weighted else None
+    settings = {"solver": "newton-cg", "tol": 1e-8, **params}
+    for target in (targets, y):
+        expected = SoftmaxRegression(**settings).fit(X, target, sample_weight=weight)
+        model = SoftmaxRegression(**settings).fit(
+            chunked(X),
+            chunked(target),
+            sample_weight=None if weight is None else chunked(weight),
+        )
+        assert_allclose(model.coef_, expected.coef_, rtol=1e-8, atol=1e-10)
+    score = model.score(chunked(X), chunked(targets), sample_weight=weight)
+    assert score == pytest.approx(expected.score(X, targets, sample_weight=weight))
+
+
+def test_bad_targets_on_the_cluster_name_the_row(client):
+    X, _ = make_classification(n_samples=1000, n_features=4, random_state=0)
+    targets = np.full((1000, 2), 0.5)
+    targets[777] = [0.9, 0.3]
+    with pytest.raises(ValueError, match=r"row 777 sums to 1\.2"):
+        SoftmaxRegression().fit(chunked(X), chunked(targets))
