@@ -603,7 +603,8 @@ def test_bad_parameters(params, match):
     ("y", "match"),
     [
         (np.linspace(0, 1, 150), "Unknown label type"),
-        (np.ones((150, 2)), "y should be a 1d array|multi"),
+        # 2-D: read as class probabilities (issue 11), not summing to one.
+        (np.ones((150, 2)), r"not a table of class probabilities: row 0 sums to 2\.0"),
         (np.arange(149), "inconsistent numbers of samples"),
     ],
 )

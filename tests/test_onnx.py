@@ -90,3 +90,18 @@ def test_integral_float_and_boolean_labels():
         outputs = run(model, X, zipmap=False)
         assert_array_equal(outputs[0], model.predict(X).astype(int))
         assert_allclose(outputs[1], model.predict_proba(X), atol=1e-12)
+
+
+@pytest.mark.parametrize("frame", [False, True])
+def test_soft_target_model_exports(frame):
+    """Soft targets and label smoothing change the fit, not the graph."""
+    X, _ = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    targets = np.random.default_rng(0).dirichlet(np.ones(3), size=X.shape[0])
+    if frame:
+        pd = pytest.importorskip("pandas")
+        targets = pd.DataFrame(targets, columns=["setosa", "versicolor", "virginica"])
+    model = SoftmaxRegression(label_smoothing=0.1).fit(X, targets)
+    labels, probability = run(model, X, zipmap=False)
+    assert_array_equal(labels, model.predict(X))
+    assert_allclose(probability, model.predict_proba(X), atol=1e-6)
