@@ -8,6 +8,7 @@ cross-validation; the functions are the maths they are built on.
 
 from ._cv import SoftmaxRegressionCV
 from ._estimator import SoftmaxRegression
+from ._inference import InferenceResult, SeparationWarning
 from ._loss import cross_entropy, cross_entropy_grad, log_softmax, softmax
 from ._version import __version__
 
@@ -18,6 +19,8 @@ for _estimator in (SoftmaxRegression, SoftmaxRegressionCV):
 del _estimator
 
 __all__ = [
+    "InferenceResult",
+    "SeparationWarning",
     "SoftmaxRegression",
     "SoftmaxRegressionCV",
     "__version__",

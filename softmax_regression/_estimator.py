@@ -767,6 +767,150 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         ).items():
             setattr(self, name, value)
 
+    def inference(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        cov_type="nonrobust",
+        groups=None,
+        reference_class=None,
+        alpha=0.05,
+        max_bytes=None,
+    ):
+        r"""Return standard errors, tests and intervals for the coefficients.
+
+        Inference is on contrasts against ``reference_class``:
+        :math:`\beta_k = (w_k - w_r, b_k - b_r)` for every other class, as
+        Stata's ``basezero`` and statsmodels' ``MNLogit`` parametrise the
+        model. Pass the data the model was fitted on. For an unpenalised fit
+        (``C=np.inf``) these are the maximum-likelihood standard errors; for a
+        penalised one, sandwich estimates around the penalised estimate
+        (classical tests do not hold; see :mod:`softmax_regression._inference`
+        and the maths page). Sample weights are frequency weights: a weight of
+        2 is a repeated row, also here; class weights are folded into them as
+        in :meth:`fit`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data.
+        y : array-like of shape (n_samples,)
+            The training labels (from ``classes_``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            The training weights.
+        cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
+            The covariance estimator: the inverse information, the
+            heteroscedasticity-robust sandwich (HC1 is HC0, as in statsmodels'
+            discrete models; see :mod:`softmax_regression._inference`), or
+            the sandwich clustered by ``groups`` (with statsmodels'
+            small-sample correction).
+        groups : array-like of shape (n_samples,), default=None
+            Cluster labels, for ``cov_type="cluster"``.
+        reference_class : label, default=None
+            The base class; ``classes_[0]`` if None.
+        alpha : float, default=0.05
+            The level of the intervals of ``conf_int()``.
+        max_bytes : int, default=None
+            The largest covariance matrix to build, in bytes (2 GiB if None):
+            it has :math:`((K - 1)(d + 1))^2` entries.
+
+        Returns
+        -------
+        result : softmax_regression.InferenceResult
+            ``params``, ``bse``, ``zvalues``, ``pvalues``, ``conf_int()``,
+            ``cov_params``, ``llf``, ``llnull``, ``llr``, ``llr_pvalue``,
+            ``prsquared``, ``aic``, ``bic``, ``nobs``, ``df_model``,
+            ``df_resid``, ``summary()`` and ``to_frame()``.
+        """
+        from ._inference import COV_TYPES, DEFAULT_MAX_BYTES, compute_inference
+
+        check_is_fitted(self)
+        if cov_type not in COV_TYPES:
+            raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
+        if not (isinstance(alpha, Real) and 0.0 < alpha < 1.0):
+            raise ValueError(f"alpha must be in (0, 1); got {alpha!r}.")
+        if self.l1_ratio > 0:
+            raise ValueError(
+                f"inference needs a smooth objective; l1_ratio={self.l1_ratio} "
+                "makes the penalty non-differentiable where coefficients are "
+                "zero. Refit with l1_ratio=0 (on the features it kept, for "
+                "example) to infer."
+            )
+        if getattr(self, "label_smoothing", 0.0):
+            raise ValueError(
+                "inference is for the likelihood of the labels; "
+                f"label_smoothing={self.label_smoothing} fits other targets. "
+                "Refit with label_smoothing=0."
+            )
+        if _target_columns(y) is not None:
+            raise ValueError(
+                "inference needs class labels (1-D y); the model's likelihood "
+                "for class-probability targets is not a sampling model."
+            )
+        X = validate_data(
+            self, X, accept_sparse=_ACCEPTED_SPARSE, dtype=np.float64, reset=False
+        )
+        y = np.asarray(y)
+        check_consistent_length(X, y)
+        classes = to_host(self.classes_)
+        y_index = np.searchsorted(classes, y)
+        y_index = np.clip(y_index, 0, classes.size - 1)
+        unknown = classes[y_index] != y
+        if unknown.any():
+            raise ValueError(
+                f"y holds labels the model was not fitted on, e.g. "
+                f"{y[unknown][0]!r}; its classes are {classes.tolist()}."
+            )
+        weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if self.class_weight is not None:
+            weight = (
+                weight
+                * _class_weight_per_class(self.class_weight, classes, y, weight)[
+                    y_index
+                ]
+            )
+        if reference_class is None:
+            reference = 0
+        else:
+            matches = np.flatnonzero(classes == reference_class)
+            if matches.size == 0:
+                raise ValueError(
+                    f"reference_class={reference_class!r} is not one of the "
+                    f"classes {classes.tolist()}."
+                )
+            reference = int(matches[0])
+        coef = to_host(self.coef_)
+        coef = coef.toarray() if sp.issparse(coef) else np.asarray(coef)
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{j}" for j in range(X.shape[1])]
+        coef = coef.astype(np.float64)
+        intercept = to_host(self.intercept_).astype(np.float64)
+        # The fitted probabilities, in float64, from the validated X.
+        probabilities = safe_sparse_dot(X, coef.T, dense_output=True) + intercept
+        _softmax_inplace(probabilities, axis=1)
+        return compute_inference(
+            X=X,
+            y_index=y_index,
+            probabilities=probabilities,
+            coef=coef,
+            intercept=intercept,
+            sample_weight=weight,
+            classes=classes,
+            reference=reference,
+            C=float(self.C),
+            fit_intercept=self.fit_intercept,
+            cov_type=cov_type,
+            groups=groups,
+            alpha=float(alpha),
+            feature_names=list(names),
+            max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes),
+        )
+
     def densify(self):
         """Convert ``coef_`` to a dense array, if :meth:`sparsify` made it sparse.
 
