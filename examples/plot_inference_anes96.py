@@ -42,7 +42,7 @@ print(f"largest difference in standard errors: {difference:.2e}")
 
 # %%
 # Ideology against party identification
-# ------------------------------------
+# -------------------------------------
 # The coefficient of self-placement (``selfLR``) in each contrast, with the
 # classical and the heteroscedasticity-robust 95% intervals.
 robust = model.inference(X, y, cov_type="HC0")

@@ -827,6 +827,13 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         from ._inference import COV_TYPES, DEFAULT_MAX_BYTES, compute_inference
 
         check_is_fitted(self)
+        if _any_dask(X, y, sample_weight):
+            raise TypeError(
+                "inference builds the Hessian in memory: pass NumPy data (a "
+                "Dask collection's .compute(), or a sample that fits)."
+            )
+        # Device arrays (array API): the Hessian is built on the host.
+        X, y, sample_weight = to_host(X), to_host(y), to_host(sample_weight)
         if cov_type not in COV_TYPES:
             raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
         if not (isinstance(alpha, Real) and 0.0 < alpha < 1.0):

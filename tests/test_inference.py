@@ -335,3 +335,24 @@ def test_inputs_unchanged_and_fit_unchanged(anes):
     assert_array_equal(X, X_copy)
     assert_array_equal(y, y_copy)
     assert_array_equal(model.coef_, coef)
+
+
+def test_device_arrays_are_brought_to_the_host(anes):
+    xp = pytest.importorskip("array_api_strict")
+    import sklearn
+
+    X, y, model = anes
+    expected = model.inference(X, y)
+    with sklearn.config_context(array_api_dispatch=True):
+        device_model = SoftmaxRegression(**UNPENALISED).fit(
+            xp.asarray(X), xp.asarray(y)
+        )
+        result = device_model.inference(xp.asarray(X), xp.asarray(y))
+    assert_allclose(result.bse, expected.bse, rtol=1e-6)
+
+
+def test_dask_input_is_refused(anes):
+    da = pytest.importorskip("dask.array")
+    X, y, model = anes
+    with pytest.raises(TypeError, match="compute"):
+        model.inference(da.from_array(X), y)
