@@ -295,6 +295,22 @@ def _block(X, v: np.ndarray, fit_intercept: bool) -> np.ndarray:
     return block
 
 
+def _pairwise_blocks(X, n_blocks: int, fit_intercept: bool, weights) -> np.ndarray:
+    """Return the symmetric matrix of blocks ``X~^T diag(weights(a, b)) X~``.
+
+    One block per pair of non-reference classes ``a <= b``, mirrored below
+    the diagonal: the Hessian and the sandwich's meat have this form.
+    """
+    width = X.shape[1] + fit_intercept
+    matrix = np.empty((n_blocks * width, n_blocks * width))
+    for a in range(n_blocks):
+        for b in range(a, n_blocks):
+            block = _block(X, weights(a, b), fit_intercept)
+            matrix[a * width : (a + 1) * width, b * width : (b + 1) * width] = block
+            matrix[b * width : (b + 1) * width, a * width : (a + 1) * width] = block.T
+    return matrix
+
+
 def _check_size(n_params: int, max_bytes: int) -> None:
     needed = 8 * n_params**2
     if needed > max_bytes:
@@ -357,13 +373,14 @@ def compute_inference(
     llnull = float(np.dot(shares[present], np.log(shares[present] / nobs)))
 
     # The Hessian of the negative log-likelihood, one pair of classes at a time.
-    hessian = np.empty((n_params, n_params))
-    for a, j in enumerate(others):
-        for b, k in enumerate(others[a:], start=a):
-            curvature = s * probabilities[:, j] * ((j == k) - probabilities[:, k])
-            block = _block(X, curvature, fit_intercept)
-            hessian[a * width : (a + 1) * width, b * width : (b + 1) * width] = block
-            hessian[b * width : (b + 1) * width, a * width : (a + 1) * width] = block.T
+    hessian = _pairwise_blocks(
+        X,
+        len(others),
+        fit_intercept,
+        lambda a, b: (
+            s * probabilities[:, others[a]] * ((a == b) - probabilities[:, others[b]])
+        ),
+    )
 
     penalised = math.isfinite(C)
     bread = hessian
@@ -406,18 +423,12 @@ def compute_inference(
         if cov_type == "cluster":
             meat, n_groups = _cluster_meat(X, residual, s, groups, width, fit_intercept)
         else:
-            meat = np.empty((n_params, n_params))
-            for a in range(len(others)):
-                for b in range(a, len(others)):
-                    block = _block(
-                        X, s * residual[:, a] * residual[:, b], fit_intercept
-                    )
-                    meat[a * width : (a + 1) * width, b * width : (b + 1) * width] = (
-                        block
-                    )
-                    meat[b * width : (b + 1) * width, a * width : (a + 1) * width] = (
-                        block.T
-                    )
+            meat = _pairwise_blocks(
+                X,
+                len(others),
+                fit_intercept,
+                lambda a, b: s * residual[:, a] * residual[:, b],
+            )
         cov = inverse @ meat @ inverse
         if cov_type == "cluster":
             cov *= n_groups / (n_groups - 1.0) * (nobs - 1.0) / (nobs - n_params)
