@@ -834,13 +834,23 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         # Device arrays (array API): the Hessian is built on the host.
         X, y, sample_weight = to_host(X), to_host(y), to_host(sample_weight)
+        # SoftmaxRegressionCV: the chosen C and l1_ratio, of a refitted model.
+        if hasattr(self, "C_") and not getattr(self, "refit", True):
+            raise ValueError(
+                "inference needs the estimate of one objective; refit=False "
+                "averages the folds' coefficients. Fit with refit=True."
+            )
+        C = float(self.C_ if hasattr(self, "C_") else self.C)
+        l1_ratio = float(
+            self.l1_ratio_ if hasattr(self, "l1_ratio_") else self.l1_ratio
+        )
         if cov_type not in COV_TYPES:
             raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
         if not (isinstance(alpha, Real) and 0.0 < alpha < 1.0):
             raise ValueError(f"alpha must be in (0, 1); got {alpha!r}.")
-        if self.l1_ratio > 0:
+        if l1_ratio > 0:
             raise ValueError(
-                f"inference needs a smooth objective; l1_ratio={self.l1_ratio} "
+                f"inference needs a smooth objective; l1_ratio={l1_ratio} "
                 "makes the penalty non-differentiable where coefficients are "
                 "zero. Refit with l1_ratio=0 (on the features it kept, for "
                 "example) to infer."
@@ -909,7 +919,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             sample_weight=weight,
             classes=classes,
             reference=reference,
-            C=float(self.C),
+            C=C,
             fit_intercept=self.fit_intercept,
             cov_type=cov_type,
             groups=groups,

@@ -356,3 +356,29 @@ def test_dask_input_is_refused(anes):
     X, y, model = anes
     with pytest.raises(TypeError, match="compute"):
         model.inference(da.from_array(X), y)
+
+
+def test_cv_infers_at_its_chosen_c(anes):
+    from softmax_regression import SoftmaxRegressionCV
+
+    X, y, _ = anes
+    cv = SoftmaxRegressionCV(Cs=[0.1, 10.0], cv=3, solver="newton-cg", tol=1e-10)
+    cv.fit(X, y)
+    single = SoftmaxRegression(C=cv.C_, solver="newton-cg", tol=1e-10).fit(X, y)
+    assert_allclose(cv.inference(X, y).bse, single.inference(X, y).bse, rtol=1e-5)
+    averaged = SoftmaxRegressionCV(Cs=[1.0], cv=3, refit=False, solver="newton-cg")
+    averaged.fit(X, y)
+    with pytest.raises(ValueError, match="refit"):
+        averaged.inference(X, y)
+
+
+def test_string_labels_and_reference(anes):
+    X, y, _ = anes
+    labels = np.array(list("abcdefg"))[y.astype(int)]
+    model = SoftmaxRegression(**UNPENALISED).fit(X, labels)
+    result = model.inference(X, labels, reference_class="d")
+    numeric = (
+        SoftmaxRegression(**UNPENALISED).fit(X, y).inference(X, y, reference_class=3.0)
+    )
+    assert_allclose(result.params, numeric.params, rtol=1e-7)
+    assert "y=a" in result.summary() and "y=d" not in result.summary()
