@@ -42,6 +42,7 @@ from sklearn.utils.validation import (
 
 from ._linear_loss import LinearSoftmaxLoss, _InMemoryDataTerm
 from ._loss import _check_targets
+from ._scaling import smoothed_shares
 from ._shard import CrossEntropyShard, power_of_two_above
 
 # Rows of X per block on a device: large enough that a GPU gets whole-array
@@ -255,6 +256,12 @@ class ArrayAPIData:
         self.ops = ArrayAPIOperations(xp, array_api_compat.device(X))
         self.shape = tuple(X.shape)
         self.dtype = _numpy_dtype(xp, X.dtype)
+        # The weights over the largest one (sums that cannot overflow), or
+        # None: every sum over the weights below starts from them.
+        self._relative = None
+        if sample_weight is not None:
+            weight = xp.astype(sample_weight, self.ops.float64)
+            self._relative = weight / xp.max(weight)
 
     def from_host(self, array: np.ndarray):
         """Return a host array (a fitted attribute) in ``X``'s namespace, device."""
@@ -263,28 +270,15 @@ class ArrayAPIData:
     def entries(self) -> int:
         return self.shape[0] * self.shape[1]
 
-    def _relative_weight(self):
-        """Return the weights over the largest one (sums that cannot overflow)."""
-        if self.sample_weight is None:
-            return None
-        weight = self.xp.astype(self.sample_weight, self.ops.float64)
-        return weight / self.xp.max(weight)
-
     def class_priors(self) -> np.ndarray:
-        counts = weight_per_class(
-            self.xp, self.y, self.n_classes, self._relative_weight()
-        )
-        priors = counts / counts.sum()
-        epsilon = self.label_smoothing
-        if epsilon:
-            priors = (1.0 - epsilon) * priors + epsilon / self.n_classes
-        return priors
+        counts = weight_per_class(self.xp, self.y, self.n_classes, self._relative)
+        return smoothed_shares(counts / counts.sum(), self.label_smoothing)
 
     def weight_sum_factors(self) -> tuple[float, float]:
         if self.sample_weight is None:
             return 1.0, float(self.shape[0])
         largest = float(self.xp.max(self.sample_weight))
-        return largest, float(self.xp.sum(self._relative_weight()))
+        return largest, float(self.xp.sum(self._relative))
 
     def _normalised_weight(self):
         """:math:`s_i / S` on the device, as :func:`~._loss._normalised_weights`."""
@@ -296,13 +290,12 @@ class ArrayAPIData:
                 dtype=self.ops.float64,
                 device=self.ops.device,
             )
-        relative = self._relative_weight()
-        return relative / xp.sum(relative)
+        return self._relative / xp.sum(self._relative)
 
     def column_square_means(self) -> np.ndarray:
         """Weighted column means of squares, a block of rows at a time."""
         xp = self.xp
-        weight = self._relative_weight()
+        weight = self._relative
         n_samples, n_features = self.shape
         total = self.ops.zeros(n_features)
         rows = max(1, self.ops.block_bytes // (8 * max(n_features, 1)))

@@ -62,7 +62,7 @@ from ._estimator import (
 from ._linear_loss import LinearSoftmaxLoss
 from ._loss import _check_targets
 from ._parallel import evaluation_threads, pin_current_thread
-from ._scaling import weighted_column_square_sums
+from ._scaling import smoothed_shares, weighted_column_square_sums
 from ._shard import CrossEntropyShard
 
 __all__ = ["DaskData", "ShardActor"]
@@ -558,14 +558,9 @@ class DaskData:
         if not weighted and class_weight is None:
             relative_sum = float(self.shape[0])
         self._weight_factors = (m, relative_sum)
-        self._priors = self._smoothed(relative_sums / relative_sums.sum())
-
-    def _smoothed(self, priors: np.ndarray) -> np.ndarray:
-        """Return the class shares of the label-smoothed targets."""
-        epsilon = self.label_smoothing
-        if not epsilon:
-            return priors
-        return (1.0 - epsilon) * priors + epsilon / priors.size
+        self._priors = smoothed_shares(
+            relative_sums / relative_sums.sum(), self.label_smoothing
+        )
 
     def _summarise_targets(self, summaries: list) -> None:
         r"""Class weights, weight sum and class shares for class probabilities.
@@ -598,7 +593,7 @@ class DaskData:
             self._weight_factors = (1.0, float(self.shape[0]))
         else:
             self._weight_factors = (largest, float(shares.sum()) / largest)
-        self._priors = self._smoothed(shares / shares.sum())
+        self._priors = smoothed_shares(shares / shares.sum(), self.label_smoothing)
 
     def _prepare(self) -> None:
         """Shards on every actor; finiteness and column squares, one pass over X."""

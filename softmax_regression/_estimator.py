@@ -33,6 +33,7 @@ from ._callbacks import CallbackSupportMixin, IterationTasks, has_callbacks
 from ._fit import InMemoryData, fit_coef, initial_coef, resolve_solver
 from ._loss import _check_targets, _log_softmax, _softmax_inplace
 from ._scaling import class_sums
+from ._shard import split_coef
 from ._solvers import (
     CONVERGED,
     MAX_ITER,
@@ -749,12 +750,11 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         API path); they stay NumPy arrays if it is None.
         """
         n_classes = classes.shape[0]
-        weights = coef[: n_classes * n_features].reshape(n_classes, n_features)
-        intercept = coef[n_classes * n_features :]
-        if intercept.size:
-            intercept = intercept - intercept.mean()
-        else:
+        weights, intercept = split_coef(coef, n_classes, n_features, self.fit_intercept)
+        if intercept is None:
             intercept = np.zeros(n_classes)
+        else:
+            intercept = intercept - intercept.mean()
         weights, intercept = weights.astype(dtype), intercept.astype(dtype)
         if from_host is not None:
             weights, intercept = from_host(weights), from_host(intercept)

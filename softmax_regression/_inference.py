@@ -385,14 +385,10 @@ def compute_inference(
     penalised = math.isfinite(C)
     bread = hessian
     if penalised:
-        # (1/C) (I - 11^T / K) on the weights of every pair of classes.
-        penalty = np.zeros((n_params, n_params))
-        for a in range(n_classes - 1):
-            for b in range(n_classes - 1):
-                value = ((a == b) - 1.0 / n_classes) / C
-                index_a = a * width + np.arange(n_features)
-                index_b = b * width + np.arange(n_features)
-                penalty[index_a, index_b] = value
+        # (1/C) (I - 11^T / K) on the weights of every pair of classes; the
+        # intercepts are not penalised.
+        on_weights = np.diag(np.r_[np.ones(n_features), np.zeros(width - n_features)])
+        penalty = np.kron(np.eye(n_classes - 1) - 1.0 / n_classes, on_weights) / C
         bread = hessian + penalty
 
     undetermined = None

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import optimize
 
 from ._loss import _normalised_weights
-from ._shard import CrossEntropyShard
+from ._shard import CrossEntropyShard, split_coef
 
 
 class LinearSoftmaxLoss:
@@ -140,11 +140,10 @@ class LinearSoftmaxLoss:
         intercept : ndarray of shape (n_classes,)
             A view of ``coef``; zeros if not ``fit_intercept``.
         """
-        n_weights = self.n_classes * self.n_features
-        weights = coef[:n_weights].reshape(self.n_classes, self.n_features)
-        if self.fit_intercept:
-            intercept = coef[n_weights:]
-        else:
+        weights, intercept = split_coef(
+            coef, self.n_classes, self.n_features, self.fit_intercept
+        )
+        if intercept is None:
             intercept = np.zeros(self.n_classes, dtype=coef.dtype)
         return weights, intercept
 

@@ -28,10 +28,18 @@ def class_priors(
         counts = class_sums(y, relative)
     else:
         counts = np.bincount(y, weights=relative, minlength=n_classes)
-    priors = counts / counts.sum()
-    if label_smoothing:
-        priors = (1.0 - label_smoothing) * priors + label_smoothing / n_classes
-    return priors
+    return smoothed_shares(counts / counts.sum(), label_smoothing)
+
+
+def smoothed_shares(priors: np.ndarray, label_smoothing: float) -> np.ndarray:
+    """Return the class shares of the label-smoothed targets.
+
+    ``(1 - eps) * priors + eps / n_classes``: the targets' shares after each
+    target is mixed with the uniform distribution (``priors`` if eps is 0).
+    """
+    if not label_smoothing:
+        return priors
+    return (1.0 - label_smoothing) * priors + label_smoothing / priors.size
 
 
 def class_sums(targets: np.ndarray, sample_weight=None) -> np.ndarray:

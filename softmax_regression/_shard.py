@@ -83,6 +83,23 @@ def power_of_two_above(largest: float) -> float:
     return math.ldexp(1.0, math.frexp(largest)[1])
 
 
+def split_coef(
+    coef, n_classes: int, n_features: int, fit_intercept: bool, reshape=None
+):
+    """Return views of a flat ``[W, b]``: weights (n_classes, n_features), b.
+
+    The layout every layer shares: the rows of ``W`` one after the other,
+    then the intercepts if ``fit_intercept`` (None otherwise). ``reshape``
+    is the namespace's function for arrays without a ``reshape`` method (the
+    array API's); by default the method.
+    """
+    n_weights = n_classes * n_features
+    weights = coef[:n_weights]
+    shape = (n_classes, n_features)
+    weights = weights.reshape(shape) if reshape is None else reshape(weights, shape)
+    return weights, coef[n_weights:] if fit_intercept else None
+
+
 def _row_view(X, start: int, stop: int):
     """Rows ``start:stop`` of dense or CSR ``X`` (or all of any ``X``), no copy."""
     if start == 0 and stop == X.shape[0]:
@@ -394,11 +411,11 @@ class CrossEntropyShard:
         """Length of the flat coefficient vector."""
         return self.n_classes * (self.n_features + self.fit_intercept)
 
-    def _split(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _split(self, coef, reshape=None) -> tuple:
         """Return views of the weights (n_classes, n_features) and intercepts."""
-        n_weights = self.n_classes * self.n_features
-        weights = coef[:n_weights].reshape(self.n_classes, self.n_features)
-        return weights, coef[n_weights:] if self.fit_intercept else None
+        return split_coef(
+            coef, self.n_classes, self.n_features, self.fit_intercept, reshape
+        )
 
     def _linear_scores(self, X_block, weights, intercept, out) -> None:
         """Write ``X_block W^T + b`` into ``out``, in the block's layout.
@@ -429,10 +446,9 @@ class CrossEntropyShard:
     def _prepare(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weights and intercepts in ``X.dtype``, laid out for the blocks."""
         # One transfer of all the coefficients to where X is, then views.
-        coef = self.ops.from_host(coef, self.dtype)
-        n_weights = self.n_classes * self.n_features
-        weights = self.ops.reshape(coef[:n_weights], (self.n_classes, self.n_features))
-        intercept = coef[n_weights:] if self.fit_intercept else None
+        weights, intercept = self._split(
+            self.ops.from_host(coef, self.dtype), self.ops.reshape
+        )
         if self._class_axis == 1:
             weights = np.ascontiguousarray(weights.T)
         if intercept is not None:

@@ -81,7 +81,7 @@ def decrease_threshold(method: str, eps: float = _FLOAT64_EPS) -> float:
     10 float32: 2.3 s for a last iteration that gains nothing measurable).
     """
     threshold = (
-        NEWTON_RELATIVE_DECREASE if method in NEWTON_METHODS else (RELATIVE_DECREASE)
+        NEWTON_RELATIVE_DECREASE if method in NEWTON_METHODS else RELATIVE_DECREASE
     )
     return max(threshold, 10 * eps)
 
