@@ -2,14 +2,13 @@
 
 import pickle
 import re
-import tracemalloc
-import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.special
 from numpy.testing import assert_allclose, assert_array_equal
+from peak_memory import peak_bytes
 from sklearn.datasets import (
     load_breast_cancer,
     load_digits,
@@ -276,30 +275,47 @@ def test_memmapped_input(tmp_path):
     assert_allclose(model.coef_, SoftmaxRegression().fit(X, y).coef_)
 
 
-@pytest.mark.parametrize(
-    "layout", ["float64-C", "float64-F", "float32-C", "csr", "csc"]
-)
-def test_fit_never_copies_x(layout):
-    X, y = make_classification(
-        n_samples=20_000, n_features=100, n_informative=20, n_classes=3, random_state=0
+LAYOUTS = ["float64-C", "float64-F", "float32-C", "csr", "csc"]
+
+
+@pytest.fixture(scope="module")
+def fit_peaks():
+    """Peak bytes of a fit of 20,000 x 100 data in each layout, and X's bytes."""
+    return peak_bytes(
+        f"""
+        import numpy as np
+        import scipy.sparse as sp
+        from sklearn.datasets import make_classification
+        from softmax_regression import SoftmaxRegression
+
+        X, y = make_classification(n_samples=20_000, n_features=100,
+                                   n_informative=20, n_classes=3, random_state=0)
+        sparse = np.where(np.abs(X) < 1.0, 0.0, X)
+        data = {{
+            "float64-C": X,
+            "float64-F": np.asfortranarray(X),
+            "float32-C": X.astype(np.float32),
+            "csr": sp.csr_matrix(sparse),
+            "csc": sp.csc_matrix(sparse),
+        }}
+        calls = {{}}
+        for layout in {LAYOUTS!r}:
+            X_layout = data[layout]
+            x_bytes = X_layout.data.nbytes if sp.issparse(X_layout) else X_layout.nbytes
+            calls[layout + " X"] = lambda n=x_bytes: n
+            calls[layout] = (
+                lambda X=X_layout: SoftmaxRegression(max_iter=5).fit(X, y)
+            )
+        """
     )
-    if layout == "float64-F":
-        X = np.asfortranarray(X)
-    elif layout == "float32-C":
-        X = X.astype(np.float32)
-    elif layout in ("csr", "csc"):
-        X[np.abs(X) < 1.0] = 0.0
-        X = sp.csr_matrix(X).asformat(layout)
-    x_bytes = X.data.nbytes if sp.issparse(X) else X.nbytes
-    model = SoftmaxRegression(max_iter=5)
-    tracemalloc.start()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X, y)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_fit_never_copies_x(layout, fit_peaks):
+    x_bytes, peak = fit_peaks[layout + " X"], fit_peaks[layout]
     # Scores buffer n_classes x n_samples plus O(n_samples) vectors, well under X.
-    n_scores = X.shape[0] * 3 * X.dtype.itemsize
+    itemsize = 4 if layout == "float32-C" else 8
+    n_scores = 20_000 * 3 * itemsize
     assert peak < 0.5 * x_bytes + 8 * n_scores, (peak, x_bytes)
 
 

@@ -8,7 +8,6 @@
 - one-hot targets and label_smoothing=0 against today's fit, bit for bit.
 """
 
-import tracemalloc
 import warnings
 
 import numpy as np
@@ -18,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
+from peak_memory import peak_bytes
 from scipy.special import log_softmax as scipy_log_softmax
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import DataConversionWarning
@@ -453,31 +453,29 @@ def test_label_smoothing_is_validated(problem):
             SoftmaxRegression(label_smoothing=value).fit(X, y)
 
 
-def test_smoothing_and_soft_targets_allocate_nothing_of_n_by_k(problem):
+def test_smoothing_and_soft_targets_allocate_nothing_of_n_by_k():
     """Beyond the user's own table: only per-block temporaries."""
-    X, y = make_classification(
-        n_samples=40_000, n_features=20, n_informative=10, n_classes=8, random_state=0
+    peaks = peak_bytes(
+        """
+        import numpy as np
+        from sklearn.datasets import make_classification
+        from softmax_regression import SoftmaxRegression
+
+        X, y = make_classification(n_samples=40_000, n_features=20,
+                                   n_informative=10, n_classes=8, random_state=0)
+        targets = np.random.default_rng(5).dirichlet(np.ones(8), size=X.shape[0])
+        model = SoftmaxRegression(max_iter=5, tol=1e-12)
+        smoothed = SoftmaxRegression(max_iter=5, tol=1e-12, label_smoothing=0.1)
+        calls = {
+            "hard": lambda: model.fit(X, y),
+            "smoothed": lambda: smoothed.fit(X, y),
+            "soft": lambda: model.fit(X, targets),
+        }
+        """
     )
-    targets = np.random.default_rng(5).dirichlet(np.ones(8), size=X.shape[0])
-    table_bytes = targets.nbytes  # n x K float64: 2.56 MB
-
-    def peak(**fit):
-        tracemalloc.start()
-        try:
-            SoftmaxRegression(max_iter=5, tol=1e-12, **fit.pop("params", {})).fit(
-                X, **fit
-            )
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        hard = peak(y=y)
-        smoothed = peak(y=y, params={"label_smoothing": 0.1})
-        soft = peak(y=targets)
-    assert smoothed - hard < table_bytes / 4
-    assert soft - hard < table_bytes / 2
+    table_bytes = 40_000 * 8 * 8  # the n x K float64 targets: 2.56 MB
+    assert peaks["smoothed"] - peaks["hard"] < table_bytes / 4, peaks
+    assert peaks["soft"] - peaks["hard"] < table_bytes / 2, peaks
 
 
 def test_iris_soft_labels_from_a_model_distil_it():

@@ -1,0 +1,55 @@
+"""Peak memory of calls, measured where earlier tests cannot shift it.
+
+tracemalloc's peak counts what a call allocates while tracing, but also
+whatever the process does then for reasons of its own: the first run of a code
+path (imports, caches), and garbage of earlier tests that the cyclic collector
+happens to free or keep. Which of these happen depends on the tests that ran
+before, so a limit that holds alone can fail after another test (seen:
+test_inference then test_soft_targets). Here every measurement runs in a fresh
+interpreter, each call is made once untraced first (paying the one-time
+costs), and the collector runs before tracing starts and is off while tracing.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+_RUNNER = """
+import gc, json, tracemalloc, warnings
+warnings.simplefilter("ignore")
+{setup}
+peaks = {{}}
+for name, call in calls.items():
+    call()  # the first run pays for imports and caches
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        call()
+        peaks[name] = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+print(json.dumps(peaks))
+"""
+
+
+def peak_bytes(setup: str) -> dict[str, int]:
+    """Run ``setup`` in a new interpreter; return each call's peak traced bytes.
+
+    ``setup`` is Python source that defines ``calls``, a dict from names to
+    functions of no argument.
+    """
+    source = _RUNNER.format(setup=textwrap.dedent(setup))
+    result = subprocess.run(
+        [sys.executable, "-c", source],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
