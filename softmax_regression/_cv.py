@@ -333,8 +333,11 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Class labels, or a table of class probabilities (one column per
+            class, rows non-negative and summing to one), as in
+            :meth:`SoftmaxRegression.fit`; with a table, the default
+            ``scoring`` is minus the cross-entropy against it.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights, used in the fits and passed to the scorer
             (see ``scoring``).
@@ -508,8 +511,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Test samples.
-        y : array-like of shape (n_samples,)
-            True labels for ``X``.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            True labels for ``X``, or class probabilities (one column per
+            class of ``classes_``, in its order).
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, passed to the scorer (with metadata routing, if it
             requests them).

@@ -524,10 +524,16 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             their device, where they stay; the fitted attributes are then
             arrays of that namespace on that device (see the array API page of
             the documentation).
-        y : array-like or dask Array/Series of shape (n_samples,)
-            Class labels of any type, at least two distinct ones. Under array
-            API dispatch, moved to ``X``'s namespace and device (string labels
-            stay NumPy).
+        y : array-like or dask Array/Series of shape (n_samples,) or \
+                (n_samples, n_classes)
+            Class labels of any type, at least two distinct ones; or a table
+            of class probabilities (soft targets: several annotators' votes,
+            a teacher model's ``predict_proba``), one column per class, each
+            row non-negative and summing to one. With a table, ``classes_`` is
+            ``0 .. n_classes - 1`` (or the DataFrame's columns) and the loss
+            is the cross-entropy against each row (see the maths page). Under
+            array API dispatch, moved to ``X``'s namespace and device (string
+            labels stay NumPy).
         sample_weight : array-like or dask Array/Series of shape (n_samples,), \
                 default=None
             Non-negative weights; ``None`` means all ones. A weight of 2 is the
@@ -787,8 +793,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         model. Pass the data the model was fitted on. For an unpenalised fit
         (``C=np.inf``) these are the maximum-likelihood standard errors; for a
         penalised one, sandwich estimates around the penalised estimate
-        (classical tests do not hold; see :mod:`softmax_regression._inference`
-        and the maths page). Sample weights are frequency weights: a weight of
+        (classical tests do not hold; the estimators and their formulas are
+        on the maths page, under inference). Sample weights are frequency weights: a weight of
         2 is a repeated row, also here; class weights are folded into them as
         in :meth:`fit`.
 
@@ -803,7 +809,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
             The covariance estimator: the inverse information, the
             heteroscedasticity-robust sandwich (HC1 is HC0, as in statsmodels'
-            discrete models; see :mod:`softmax_regression._inference`), or
+            discrete models; multiply ``cov_params`` by ``nobs / df_resid``
+            for linear regression's small-sample factor), or
             the sandwich clustered by ``groups`` (with statsmodels'
             small-sample correction).
         groups : array-like of shape (n_samples,), default=None
@@ -818,11 +825,19 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        result : softmax_regression.InferenceResult
-            ``params``, ``bse``, ``zvalues``, ``pvalues``, ``conf_int()``,
+        result : InferenceResult
+            A :class:`~softmax_regression.InferenceResult`: ``params``,
+            ``bse``, ``zvalues``, ``pvalues``, ``conf_int()``,
             ``cov_params``, ``llf``, ``llnull``, ``llr``, ``llr_pvalue``,
             ``prsquared``, ``aic``, ``bic``, ``nobs``, ``df_model``,
             ``df_resid``, ``summary()`` and ``to_frame()``.
+
+        Warns
+        -----
+        SeparationWarning
+            A :class:`~softmax_regression.SeparationWarning` when, without a
+            penalty, the data (quasi-)separate a class: it names the class and
+            the features, whose standard errors are then infinite.
         """
         from ._inference import COV_TYPES, DEFAULT_MAX_BYTES, compute_inference
 
