@@ -387,8 +387,16 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         Start from the solution of the previous call to :meth:`fit` instead of
         from the default start. The classes and the number of features must not change.
     verbose : int, default=0
-        If positive, print one line per iteration: objective, largest absolute
-        gradient entry and elapsed seconds.
+        What :meth:`fit` prints. 0: nothing. 1: one line per fit when it
+        ends: the solver, iterations, objective evaluations, Hessian-vector
+        products, seconds, the final objective and largest absolute gradient
+        entry, and why it stopped (converged, and on which test; the
+        iteration limit; an objective flat in floating point; a callback).
+        2: also a line per iteration (objective, largest absolute gradient
+        entry, elapsed seconds). 3: each iteration's line also gives the inner
+        solver's work since the previous one (objective evaluations, that is
+        line-search steps; Hessian-vector products, that is inner CG or
+        Lanczos steps) and the largest change of a coefficient.
 
     Attributes
     ----------
@@ -794,9 +802,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         (``C=np.inf``) these are the maximum-likelihood standard errors; for a
         penalised one, sandwich estimates around the penalised estimate
         (classical tests do not hold; the estimators and their formulas are
-        on the maths page, under inference). Sample weights are frequency weights: a weight of
-        2 is a repeated row, also here; class weights are folded into them as
-        in :meth:`fit`.
+        on the maths page, under inference). Sample weights are frequency
+        weights: a weight of 2 is a repeated row, also here; class weights
+        are folded into them as in :meth:`fit`.
 
         Parameters
         ----------

@@ -220,7 +220,8 @@ def fit_coef(
     max_iter : int
         Iteration limit.
     verbose : int, default=0
-        Print one line per iteration if positive.
+        0: silent; 1: a summary line per fit; 2: also a line per iteration;
+        3: also the inner solver's work per iteration.
     coef0 : ndarray of shape (n_classes * (n_features + fit_intercept),), optional
         Starting point, flat ``[W, b]``; :func:`initial_coef` if None.
     n_threads : int, optional

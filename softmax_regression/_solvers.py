@@ -145,12 +145,27 @@ class _NextScaleError(Exception):
     """scipy's newton-cg met its absolute curvature floor: rescale and go on."""
 
 
-class IterationLog:
-    """Remembers evaluations and accepted iterates; prints one line per iteration.
+# What the summary line of verbose >= 1 says for each reason to stop.
+_REASONS = {
+    MAX_ITER: "reached max_iter",
+    STALLED: "the objective stopped decreasing in floating point",
+    OVERFLOW: "the Hessian products overflow float64",
+    STOPPED: "a callback asked to stop",
+}
 
-    The columns are the solver, the iteration, the objective, the largest
-    absolute (projected) gradient entry, what ``tol`` is compared with, and the
-    seconds since the start.
+
+class IterationLog:
+    """Remembers evaluations and accepted iterates; reports progress.
+
+    With ``verbose >= 1`` it prints one summary line per fit when the driver
+    asks for the result: the iterations, the seconds, the final objective and
+    largest absolute gradient entry, and why the solver stopped. With
+    ``verbose >= 2`` also one line per iteration: the solver, the iteration,
+    the objective, the largest absolute (projected) gradient entry and the
+    seconds since the start; with ``verbose >= 3`` each line also gives the
+    inner solver's work since the previous one (objective evaluations, that is
+    line-search steps, and Hessian-vector products, that is inner CG or
+    Lanczos steps) and the largest absolute change of a coefficient.
 
     Parameters
     ----------
@@ -159,7 +174,7 @@ class IterationLog:
     coef0 : ndarray
         The starting point, the first accepted iterate.
     verbose : int
-        Print nothing if 0.
+        Print nothing if 0 (see above).
     name : str
         The solver's name, printed at the start of each line.
     project : callable, optional
@@ -213,10 +228,17 @@ class IterationLog:
         self.n_iter = 0
         self.stopped = False
         self.start = time.perf_counter()
-        if verbose:
+        # The inner solver's work: counted always (cheap), printed at verbose 3.
+        self.n_evaluations = 0
+        self.n_hessian_products = 0
+        self._reported = (0, 0)
+        if verbose >= 2:
+            detail = (
+                f" {'evals':>5} {'Hv':>5} {'max|step|':>10}" if verbose >= 3 else ""
+            )
             print(
                 f"[{name}] {'iter':>5} {'objective':>22} {'max|grad|':>10} "
-                f"{'time (s)':>9}",
+                f"{'time (s)':>9}" + detail,
                 file=sys.stdout,
             )
 
@@ -224,6 +246,7 @@ class IterationLog:
         if self.last is not None and np.array_equal(coef, self.last[0]):
             return self.last[1], self.last[2]  # e.g. scipy's first, at coef0
         loss, gradient = self._loss_gradient(coef)
+        self.n_evaluations += 1
         if self.last is None:  # the starting point: solvers evaluate it first
             self.initial_max_abs_gradient = float(np.max(np.abs(gradient), initial=0))
             self.initial_loss = float(loss)
@@ -284,16 +307,24 @@ class IterationLog:
         gradient itself pass False).
         """
         self.n_iter += 1
+        step = float(np.max(np.abs(coef - self.accepted), initial=0.0))
         self.accepted = coef.copy()
         loss, max_abs_gradient = self.max_abs_gradient_at(coef)
         self.accepted_losses.append(loss)
-        if self.verbose:
-            print(
+        if self.verbose >= 2:
+            line = (
                 f"[{self.name}] {self.n_iter:>5d} {loss:>22.15e} "
                 f"{max_abs_gradient:>10.3e} "
-                f"{time.perf_counter() - self.start:>9.3f}",
-                file=sys.stdout,
+                f"{time.perf_counter() - self.start:>9.3f}"
             )
+            if self.verbose >= 3:
+                evaluations, products = self._reported
+                line += (
+                    f" {self.n_evaluations - evaluations:>5d} "
+                    f"{self.n_hessian_products - products:>5d} {step:>10.3e}"
+                )
+                self._reported = (self.n_evaluations, self.n_hessian_products)
+            print(line, file=sys.stdout)
         stop = test and self.test(max_abs_gradient)
         if self.callback is not None and self.callback(coef):
             self.stopped = stop = True
@@ -341,7 +372,7 @@ class IterationLog:
             status = CONVERGED
         elif self.stopped:
             status = STOPPED
-        return SolverResult(
+        result = SolverResult(
             coef=x,
             loss=float(loss),
             max_abs_gradient=max_abs_gradient,
@@ -351,6 +382,28 @@ class IterationLog:
             message=str(message),
             initial_max_abs_gradient=self.initial_max_abs_gradient,
             relative_decrease=self.relative_decrease(),
+        )
+        if self.verbose >= 1:
+            print(self.summary(result), file=sys.stdout)
+        return result
+
+    def summary(self, result: SolverResult) -> str:
+        """Return the one line that ``verbose=1`` prints at the end of a fit."""
+        if result.status != CONVERGED:
+            why = _REASONS.get(result.status, result.status)
+        elif self.tol is not None:
+            why = f"converged: max|grad| <= tol={self.tol:g}"
+        else:
+            why = (
+                f"converged: relative decrease {result.relative_decrease:.1e} "
+                f"<= {self.decrease:.0e} (tol='auto')"
+            )
+        return (
+            f"[{self.name}] {result.n_iter} iterations, "
+            f"{self.n_evaluations} evaluations, {self.n_hessian_products} "
+            f"Hessian products in {time.perf_counter() - self.start:.3f} s: "
+            f"objective {result.loss:.15e}, max|grad| "
+            f"{result.max_abs_gradient:.3e}; stopped: {why}"
         )
 
 
@@ -388,7 +441,8 @@ def minimize_lbfgs(
     ftol : float
         Relative objective decrease under which scipy stops.
     verbose : int, default=0
-        Print one line per iteration if positive.
+        0: silent; 1: a summary line; 2: also a line per iteration; 3: also
+        the inner solver's work per iteration (see :class:`IterationLog`).
     bounds : scipy.optimize.Bounds, optional
         Box constraints; the gradient is then projected onto them.
     callback : callable, optional
@@ -496,6 +550,7 @@ class _ScaledProblem:
         return self._scale * loss, gradient
 
     def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        self._log.n_hessian_products += 1
         with np.errstate(over="ignore"):  # an inf product is caught below
             product = self._scale * self._hessp(coef, direction)
         _check_inner_products(direction, product, "the Hessian-vector products")
@@ -565,7 +620,8 @@ def minimize_newton(
     max_iter : int
         Iteration limit (over all scales).
     verbose : int, default=0
-        Print one line per iteration if positive.
+        0: silent; 1: a summary line; 2: also a line per iteration; 3: also
+        the inner solver's work per iteration (see :class:`IterationLog`).
     objective_scales : tuple of float, default=(1.0,)
         scipy is handed the objective times the first factor (same
         minimiser); ``tol``, the log and the result refer to the unscaled

@@ -381,15 +381,47 @@ def test_zero_max_iter_returns_the_starting_point(solver):
     assert_array_equal(warm.coef_, coef)
 
 
-def test_verbose_prints_progress(capsys):
+SUMMARY = (
+    r"\[(lbfgs|newton-cg|trust-ncg|trust-krylov)\] \d+ iterations, \d+ evaluations, "
+    r"\d+ Hessian products in \S+ s: objective \S+, max\|grad\| \S+; stopped: .+"
+)
+
+
+def test_verbose_levels(capsys):
+    """1: one summary line per fit; 2: also a line per iteration; 3: also the inner
+    solver's work per iteration."""
     X, y = standardised(load_iris)
-    model = SoftmaxRegression(solver="lbfgs", verbose=1).fit(X, y)
+    SoftmaxRegression(solver="lbfgs", verbose=1).fit(X, y)
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(SUMMARY, line)
+    assert "stopped: converged: relative decrease" in line and "tol='auto'" in line
+
+    model = SoftmaxRegression(solver="lbfgs", verbose=2).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
     assert "objective" in lines[0] and "max|grad|" in lines[0]
-    assert len(lines) == model.n_iter_ + 1
+    assert len(lines) == model.n_iter_[0] + 2
     assert all(
-        re.match(r"\[lbfgs\]\s+\d+\s+\S+\s+\S+\s+\S+$", line) for line in lines[1:]
+        re.match(r"\[lbfgs\]\s+\d+\s+\S+\s+\S+\s+\S+$", line) for line in lines[1:-1]
     )
+    assert re.fullmatch(SUMMARY, lines[-1])
+
+    model = SoftmaxRegression(solver="newton-cg", tol=1e-8, verbose=3).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[-3:] == ["evals", "Hv", "max|step|"]
+    rows = [line.split() for line in lines[1:-1]]
+    assert len(rows) == model.n_iter_[0]
+    hessian_products = [int(row[-2]) for row in rows]
+    assert all(count >= 1 for count in hessian_products)  # inner CG steps
+    assert f"{sum(hessian_products)} Hessian products" in lines[-1]
+    assert "stopped: converged: max|grad| <= tol=1e-08" in lines[-1]
+
+
+def test_verbose_says_why_the_fit_stopped(capsys):
+    X, y = load_wine(return_X_y=True)  # unscaled: slow to converge
+    with pytest.warns(ConvergenceWarning):
+        SoftmaxRegression(solver="lbfgs", max_iter=3, verbose=1).fit(X, y)
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(SUMMARY, line) and line.endswith("stopped: reached max_iter")
 
 
 def test_convergence_warning_says_what_to_do():
