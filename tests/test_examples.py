@@ -52,6 +52,16 @@ def test_demo_prints_both_models():
     assert 0 <= float(ours[5]) <= 1e-6  # the relative gap tol="auto" targets
 
 
+def test_demo_without_penalty_says_the_data_are_separable():
+    """digits are separable: no optimum, no gap, and no warning at runpy."""
+    result = run_demo("--C", "inf", "--repeats", "1")
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr
+    assert "linearly separable" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines() if "Regression" in line]
+    assert len(rows) == 3 and all(row[-1] == "-" for row in rows)
+
+
 def run_demo(*arguments):
     return subprocess.run(
         [sys.executable, "-m", "softmax_regression", *arguments],
