@@ -541,8 +541,15 @@ class _ScaledProblem:
         self._log_callback = log.scipy_callback()
         self._curvature_too_small = False
         self._stalled_iterations = 0
+        # scipy's own arithmetic runs under errstate(all="ignore") (see
+        # minimize_newton); ours runs under the caller's settings.
+        self._caller_errstate = np.geterr()
 
     def loss_gradient(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(**self._caller_errstate):
+            return self._loss_gradient(coef)
+
+    def _loss_gradient(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
         loss, gradient = self._log(coef)
         with np.errstate(over="ignore"):  # an inf gradient is caught below
             gradient = self._scale * gradient
@@ -551,14 +558,19 @@ class _ScaledProblem:
 
     def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
         self._log.n_hessian_products += 1
-        with np.errstate(over="ignore"):  # an inf product is caught below
-            product = self._scale * self._hessp(coef, direction)
-        _check_inner_products(direction, product, "the Hessian-vector products")
+        with np.errstate(**self._caller_errstate):
+            with np.errstate(over="ignore"):  # an inf product is caught below
+                product = self._scale * self._hessp(coef, direction)
+            _check_inner_products(direction, product, "the Hessian-vector products")
         if self._watch_curvature and 0 <= direction @ product <= _CG_CURVATURE_FLOOR:
             self._curvature_too_small = True
         return product
 
     def callback(self, intermediate_result: optimize.OptimizeResult) -> None:
+        with np.errstate(**self._caller_errstate):
+            self._callback(intermediate_result)
+
+    def _callback(self, intermediate_result: optimize.OptimizeResult) -> None:
         if self._curvature_too_small and np.array_equal(
             intermediate_result.x, self._log.accepted
         ):
@@ -701,15 +713,22 @@ def minimize_newton(
             and position + 1 < len(objective_scales),
         )
         try:
-            result = optimize.minimize(
-                problem.loss_gradient,
-                start,
-                method=method,
-                jac=True,
-                hessp=problem.hessp,
-                callback=problem.callback,
-                options={**options, "maxiter": max_iter - log.n_iter},
-            )
+            # scipy's TRLIB (trust-krylov) computes with uninitialised
+            # workspace (np.empty) and with its own inf/NaN coefficients near a
+            # flat curvature (C=inf on nearly separable data): NumPy then warns
+            # "invalid value"/"overflow" from inside scipy, at random. What
+            # comes out is checked here (overflow, non-finite iterates), so
+            # scipy's arithmetic runs silenced; ours keeps the caller's state.
+            with np.errstate(all="ignore"):
+                result = optimize.minimize(
+                    problem.loss_gradient,
+                    start,
+                    method=method,
+                    jac=True,
+                    hessp=problem.hessp,
+                    callback=problem.callback,
+                    options={**options, "maxiter": max_iter - log.n_iter},
+                )
         except _OverflowError as error:
             return log.result(log.accepted, OVERFLOW, error)
         except _NextScaleError:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_digits, load_iris, load_wine
+from sklearn.datasets import load_digits, load_iris, load_wine, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -239,3 +239,22 @@ def test_trust_krylov_small_problem_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ResourceWarning)
         SoftmaxRegression(solver="trust-krylov").fit(X, y)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_c_inf_no_warning(solver):
+    """scikit-learn's test_c_inf_no_warning, and a 3-class case where scipy's
+    TRLIB (trust-krylov) computed with uninitialised memory and warned
+    "invalid value encountered in multiply" in about half the processes."""
+    cases = [
+        make_classification(n_samples=100, n_redundant=0, random_state=42),
+        make_classification(
+            n_samples=100, n_redundant=0, n_informative=3, n_classes=3, random_state=0
+        ),
+    ]
+    for X, y in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            for _ in range(3):  # fresh workspaces, other garbage in them
+                SoftmaxRegression(C=np.inf, solver=solver).fit(X, y)
