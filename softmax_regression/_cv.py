@@ -144,6 +144,10 @@ def _fold_path(
             l1_ratio=l1_ratio,
             coef0=coef,
             n_threads=n_threads,
+            # The previous C's solution may already meet tol (nearly separable
+            # data at large C): still take a step, so that each point of the
+            # path is fitted at its own C and n_iter_ counts at least one.
+            min_iter=1,
         )
         scoring_model._set_coef(coef, classes, n_features, X.dtype)
         score = scorer(scoring_model, X_test, y_test, **score_params)
@@ -189,7 +193,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         The values of ``l1_ratio`` to try; None means ``[0.0]`` (pure L2).
     cv : int, cross-validation generator or iterable, default=None
         As in :func:`sklearn.model_selection.check_cv`: None is 5-fold
-        stratified.
+        stratified, or as many folds as the least populated class has
+        members when that is fewer (at least 2), where
+        ``LogisticRegressionCV`` raises an error.
     scoring : str or callable, default=None
         A scikit-learn scorer name or callable, used to choose ``C`` and
         ``l1_ratio`` and by :meth:`score`; None means accuracy, and for a 2-D
@@ -388,7 +394,13 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 score_params["sample_weight"] = _check_sample_weight(
                     sample_weight, X, dtype=np.float64
                 )
-        folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **split_params))
+        cv = self.cv
+        if cv is None and y_encoded.ndim == 1:
+            # 5 stratified folds, or as many as the least populated class
+            # fills (at least 2): tiny data get a smaller CV, not an error.
+            smallest_class = int(np.bincount(y_encoded).min())
+            cv = min(5, max(2, smallest_class))
+        folds = list(check_cv(cv, y, classifier=True).split(X, y, **split_params))
         scorer = _labelled_scorer(self.scoring, classes, soft=y_encoded.ndim == 2)
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         task = self._init_callback_context(

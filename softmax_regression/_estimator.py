@@ -640,6 +640,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         coef0: np.ndarray | None,
         n_threads: int | None = None,
         metadata: dict | None = None,
+        min_iter: int = 0,
     ) -> tuple[np.ndarray, SolverResult]:
         """Fit one ``(C, l1_ratio)`` with this estimator's solver settings.
 
@@ -683,6 +684,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             coef0=coef0,
             n_threads=n_threads,
             callback=iterations,
+            min_iter=min_iter,
         )
         if iterations is not None:
             iterations.close()

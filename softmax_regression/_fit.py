@@ -185,6 +185,7 @@ def fit_coef(
     coef0: np.ndarray | None = None,
     n_threads: int | None = None,
     callback: IterationCallback | None = None,
+    min_iter: int = 0,
 ) -> tuple[np.ndarray, SolverResult]:
     r"""Minimise the elastic-net penalised objective for one ``C``.
 
@@ -230,6 +231,9 @@ def fit_coef(
     callback : callable, optional
         ``coef -> bool``, called with the flat ``[W, b]`` after each solver
         iteration; True stops the solver.
+    min_iter : int, default=0
+        Iterations to take before ``tol`` may stop the solver: 1 along a
+        warm-started path, whose start may already meet ``tol``.
 
     Returns
     -------
@@ -291,6 +295,7 @@ def fit_coef(
                 else lambda variables: callback(split.to_coef(variables)),
                 metric=metric,
                 eps=eps,
+                min_iter=min_iter,
             )
             return split.to_coef(result.coef), result
         loss_gradient, hessp, start = loss.loss_gradient, loss.hessp, coef0
@@ -311,6 +316,7 @@ def fit_coef(
             "gradient_map": scaling.gradient_in_coef if change_variables else None,
             "metric": None if scaling is None else scaling.inverse_diagonal,
             "eps": eps,
+            "min_iter": min_iter,
         }
         if solver == "lbfgs":
             result = minimize_lbfgs(loss_gradient, start, ftol=0.0, **common)

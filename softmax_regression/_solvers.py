@@ -189,6 +189,9 @@ class IterationLog:
         Iterations over which ``tol=None`` measures the objective's decrease.
     decrease : float, default=RELATIVE_DECREASE
         The relative decrease over ``window`` at which ``tol=None`` stops.
+    min_iter : int, default=0
+        Never stop on the test before this many iterations (a warm start
+        that already meets ``tol`` still takes a step).
     metric : ndarray, optional
         For ``tol=None``, also require the Jacobi-preconditioned estimate of
         the relative gap, ``sum(metric * g**2) / (2 |f|)`` with ``g`` the
@@ -210,8 +213,10 @@ class IterationLog:
         window: int = 1,
         decrease: float = RELATIVE_DECREASE,
         metric: np.ndarray | None = None,
+        min_iter: int = 0,
     ) -> None:
         self._loss_gradient = loss_gradient
+        self.min_iter = min_iter
         self.metric = metric
         self.verbose = verbose
         self.name = name
@@ -325,7 +330,7 @@ class IterationLog:
                 )
                 self._reported = (self.n_evaluations, self.n_hessian_products)
             print(line, file=sys.stdout)
-        stop = test and self.test(max_abs_gradient)
+        stop = test and self.n_iter >= self.min_iter and self.test(max_abs_gradient)
         if self.callback is not None and self.callback(coef):
             self.stopped = stop = True
         return stop
@@ -420,6 +425,7 @@ def minimize_lbfgs(
     gradient_map: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     metric: np.ndarray | None = None,
     eps: float = _FLOAT64_EPS,
+    min_iter: int = 0,
 ) -> SolverResult:
     """Minimise with L-BFGS-B, configured as scikit-learn's lbfgs solver.
 
@@ -456,6 +462,9 @@ def minimize_lbfgs(
     eps : float, default=float64's machine epsilon
         That of the arithmetic the objective is computed in (see
         :func:`decrease_threshold`).
+    min_iter : int, default=0
+        Iterations to take before the stopping test may end the run (see
+        :class:`IterationLog`).
 
     Returns
     -------
@@ -481,11 +490,13 @@ def minimize_lbfgs(
         window=decrease_window("lbfgs"),
         decrease=decrease_threshold("lbfgs", eps),
         metric=metric,
+        min_iter=min_iter,
     )
     if max_iter == 0:  # scipy would still take one step
         return log.result(coef0, MAX_ITER, "max_iter=0: no iteration was asked for")
-    # scipy tests the gradient itself unless the test is ours to make.
-    scipy_tests_gradient = tol is not None and gradient_map is None
+    # scipy tests the gradient itself (also at the start) unless the test is
+    # ours to make.
+    scipy_tests_gradient = tol is not None and gradient_map is None and not min_iter
     result = optimize.minimize(
         log,
         coef0,
@@ -602,6 +613,7 @@ def minimize_newton(
     gradient_map: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     metric: np.ndarray | None = None,
     eps: float = _FLOAT64_EPS,
+    min_iter: int = 0,
 ) -> SolverResult:
     """Minimise with a Newton method of scipy that uses Hessian-vector products.
 
@@ -664,6 +676,9 @@ def minimize_newton(
     eps : float, default=float64's machine epsilon
         That of the arithmetic the objective is computed in (see
         :func:`decrease_threshold`).
+    min_iter : int, default=0
+        Iterations to take before the stopping test may end the run (see
+        :class:`IterationLog`).
 
     Returns
     -------
@@ -681,9 +696,10 @@ def minimize_newton(
         window=decrease_window(method),
         decrease=decrease_threshold(method, eps),
         metric=metric,
+        min_iter=min_iter,
     )
 
-    if tol is not None and log.max_abs_gradient_at(coef0)[1] <= tol:
+    if not min_iter and tol is not None and log.max_abs_gradient_at(coef0)[1] <= tol:
         # e.g. a warm start at the optimum
         return log.result(coef0, CONVERGED, "the starting point meets tol")
     if max_iter == 0:  # scipy's trust-region methods would still take one step

@@ -15,6 +15,7 @@ from softmax_regression import SoftmaxRegression, SoftmaxRegressionCV
         SoftmaxRegression(solver="trust-ncg"),
         SoftmaxRegression(solver="trust-krylov"),
         SoftmaxRegression(l1_ratio=0.5),
+        SoftmaxRegressionCV(),  # the defaults: 5 folds, 10 Cs
         SoftmaxRegressionCV(Cs=3, cv=3),
         SoftmaxRegressionCV(Cs=[0.1, 1.0], l1_ratios=[0.0, 1.0], cv=3),
     ]

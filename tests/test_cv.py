@@ -274,3 +274,35 @@ def test_sample_weight_reaches_the_scorer_without_routing():
         routed_score = routed.score(X, y, sample_weight=weight)
     assert_allclose(plain.scores_, routed.scores_)
     assert plain_score == pytest.approx(routed_score)
+
+
+def test_default_cv_fits_data_with_few_members_per_class():
+    """cv=None is 5 stratified folds, fewer where a class has fewer members
+    (LogisticRegressionCV raises; check_sparsify_coefficients' data has 3)."""
+    X = np.array(
+        [
+            [-2, -1],
+            [-1, -1],
+            [-1, -2],
+            [1, 1],
+            [1, 2],
+            [2, 1],
+            [-1, -2],
+            [2, 2],
+            [-2, -2],
+        ]
+    )
+    y = np.array([1, 1, 1, 2, 2, 2, 3, 3, 3])
+    model = SoftmaxRegressionCV().fit(X, y)
+    assert model.scores_.shape[0] == 3  # three folds
+    X_iris, y_iris = standardised(load_iris)
+    assert SoftmaxRegressionCV(Cs=2).fit(X_iris, y_iris).scores_.shape[0] == 5
+
+
+def test_every_point_of_the_path_takes_an_iteration():
+    """On separable data the previous C's solution can already meet tol at the
+    next C; each point is still fitted at its own C (n_iter_ >= 1)."""
+    X, y = standardised(load_iris)
+    y = (y == 0).astype(int)  # setosa: linearly separable
+    model = SoftmaxRegressionCV().fit(X, y)
+    assert model.n_iter_.min() >= 1
