@@ -17,7 +17,7 @@ def test_examples_found():
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
-def test_example_runs_and_saves_figures(path, tmp_path, monkeypatch):
+def test_example_runs_and_saves_figures(path, tmp_path, monkeypatch, capsys):
     import matplotlib.pyplot as plt
 
     monkeypatch.chdir(tmp_path)
@@ -27,6 +27,10 @@ def test_example_runs_and_saves_figures(path, tmp_path, monkeypatch):
     figures = list(tmp_path.glob("*.png"))
     assert figures, f"{path.name} saved no figure"
     assert all(figure.stat().st_size > 1000 for figure in figures)
+    if path.stem == "plot_distillation":  # the longest: it reports as it goes
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith("teacher: ")
+        assert sum(" fitted in " in line for line in lines) == 3
 
 
 def test_demo_prints_both_models():
