@@ -34,7 +34,13 @@ autosummary_generate = True
 numpydoc_show_class_members = False
 exclude_patterns = ["_build", "generated/*.examples"]
 
+# The page's table of contents lists methods as "fit()", not
+# "SoftmaxRegressionCV.fit()", which ran over the sidebar's edge.
+toc_object_entries_show_parents = "hide"
+
 html_theme = "pydata_sphinx_theme"
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_title = f"softmax-regression {version}"
 html_baseurl = DOCS_URL
 html_theme_options = {

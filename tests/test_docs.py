@@ -165,3 +165,16 @@ def test_docs_extra_installs_what_the_build_imports():
                 assert distributions & provided, (
                     f"{source.name} imports {module}, which [docs] does not install"
                 )
+
+
+def test_long_names_fit_their_boxes(site):
+    """At 1400 px the API page title and a gallery card's title ran over their
+    edges (seen in headless Chromium): titles are the short names, the page's
+    table of contents omits the class, and what cannot break may wrap."""
+    html = page(site, "SoftmaxRegressionCV")
+    assert re.search(r"<h1>SoftmaxRegressionCV<", html)
+    assert "SoftmaxRegressionCV.fit()" not in html.split('class="page-toc')[1]
+    css = (site / "_static" / "custom.css").read_text()
+    assert ".sphx-glr-thumbnail-title" in css and "overflow-wrap: anywhere" in css
+    gallery = (site / "auto_examples" / "index.html").read_text()
+    assert "_static/custom.css" in gallery
