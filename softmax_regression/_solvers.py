@@ -624,7 +624,8 @@ def minimize_newton(
     gradient's 2-norm for the trust-region methods) are switched off; the
     driver stops them on its own test (see the module docstring). With a
     float ``tol``, once the test holds it takes one more Newton step solved
-    to a relative residual of 1e-4 (:func:`_newton_polish`), so that fits
+    to a relative residual of 1e-4 (:func:`_newton_polish`; in float64
+    arithmetic only), so that fits
     from different starts agree far beyond what ``tol`` alone pins down on
     ill-conditioned problems.
 
@@ -761,6 +762,9 @@ def minimize_newton(
     x = result.x
     if (
         tol is not None
+        # Not in float32 arithmetic: its gradient is rounding long before
+        # tol**2, and where a step chasing it lands depends on summation order.
+        and eps <= _FLOAT64_EPS
         and result.status == 99
         and not log.stopped
         and log.n_iter < max_iter
