@@ -95,7 +95,7 @@ def cases(quick: bool) -> list[Case]:
             # 500 features: newton-cholesky forms the (n_coef x n_coef) Hessian.
             Case("sparse text-like", lambda: _cases.text_like(1_000, 500, 20, 4),
                  10.0),
-            Case("dense l1_ratio=0.5", lambda: _cases.dense(2_000, 20, 5),
+            Case("dense l1_ratio=0.5", lambda: _cases.dense(500, 20, 5),
                  l1_ratio=0.5, peers=("saga",), ours=("lbfgs",)),
         ]  # fmt: skip
     return [
@@ -377,9 +377,9 @@ def print_summary(rows: list[dict]) -> None:
 def run_cv(quick: bool, budget: float) -> dict:
     X, y = _cases.digits()
     if quick:
-        X, y = X[:200], y[:200]
+        X, y = X[:150], y[:150]
     Cs = np.logspace(-4, 4, 3 if quick else 10)
-    cv = StratifiedKFold(3 if quick else 5, shuffle=True, random_state=0)
+    cv = StratifiedKFold(2 if quick else 5, shuffle=True, random_state=0)
     rows = []
     fitted = timed_fit(SoftmaxRegressionCV(Cs=Cs, cv=cv), X, y, budget)
     ours_s, ours = fitted

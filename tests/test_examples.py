@@ -4,9 +4,13 @@ import os
 import runpy
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from softmax_regression.__main__ import main
 
 pytest.importorskip("matplotlib")
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("plot_*.py"))
@@ -56,39 +60,37 @@ def test_demo_prints_both_models():
     assert 0 <= float(ours[5]) <= 1e-6  # the relative gap tol="auto" targets
 
 
-def test_demo_without_penalty_says_the_data_are_separable():
+def test_demo_without_penalty_says_the_data_are_separable(capsys):
     """digits are separable: no optimum, no gap, and no warning at runpy."""
-    result = run_demo("--C", "inf", "--repeats", "1")
-    assert result.returncode == 0, result.stderr
-    assert "Warning" not in result.stderr
-    assert "linearly separable" in result.stdout
-    rows = [line.split() for line in result.stdout.splitlines() if "Regression" in line]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        main(["--C", "inf", "--repeats", "1"])
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    out = capsys.readouterr().out
+    assert "linearly separable" in out
+    rows = [line.split() for line in out.splitlines() if "Regression" in line]
     assert len(rows) == 3 and all(row[-1] == "-" for row in rows)
 
 
-def run_demo(*arguments):
-    return subprocess.run(
-        [sys.executable, "-m", "softmax_regression", *arguments],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-
-
-def test_demo_help_names_the_command():
-    result = run_demo("--help")
-    assert result.returncode == 0
-    assert result.stdout.startswith("usage: python -m softmax_regression ")
-    assert "--C" in result.stdout and "--repeats" in result.stdout
+def test_demo_help_names_the_command(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m softmax_regression ")
+    assert "--C" in out and "--repeats" in out
 
 
 @pytest.mark.parametrize(
     "arguments", [("--C", "-1"), ("--C", "0"), ("--C", "nan"), ("--repeats", "0")]
 )
-def test_demo_bad_arguments_are_usage_errors(arguments):
-    result = run_demo(*arguments)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert "usage: python -m softmax_regression" in result.stderr
-    assert f"argument {arguments[0]}: expected a positive" in result.stderr
+def test_demo_bad_arguments_are_usage_errors(arguments, capsys):
+    # In process (argparse exits before any data is loaded); the subprocess
+    # run of `python -m softmax_regression` is test_demo_prints_both_models.
+    with pytest.raises(SystemExit) as exit_:
+        main(list(arguments))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "usage: python -m softmax_regression" in err
+    assert f"argument {arguments[0]}: expected a positive" in err
