@@ -8,6 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from softmax_regression import SoftmaxRegression, SoftmaxRegressionCV
@@ -147,6 +148,21 @@ def test_progress_bar_inside_grid_search(capsys):
     assert re.search(r"candidate-split-evaluation \| SoftmaxRegression - fit", out)
     assert re.search(r"refit-with-best-params \| SoftmaxRegression - fit", out)
     assert not re.search(r"\b[0-9]{1,2}%", out)
+
+
+def test_progress_bar_on_a_pipeline(capsys):
+    """scikit-learn's rule: an auto-propagated callback (ProgressBar) goes on
+    the outer estimator, which hands it to its steps; on a step it is refused
+    (TypeError), as the README says."""
+    pytest.importorskip("rich")
+    X, y = load_iris(return_X_y=True)
+    pipeline = make_pipeline(StandardScaler(), SoftmaxRegression())
+    pipeline.set_callbacks(callback_api.ProgressBar()).fit(X, y)
+    out = capsys.readouterr().out
+    assert re.search(r"fit-final-estimator \| SoftmaxRegression - fit", out)
+    step = SoftmaxRegression().set_callbacks(callback_api.ProgressBar())
+    with pytest.raises(TypeError, match="can't have auto-propagated callbacks"):
+        make_pipeline(StandardScaler(), step).fit(X, y)
 
 
 def test_scoring_monitor_follows_the_iterations():
