@@ -241,13 +241,28 @@ def test_worker_blas_and_environment_unchanged(client, problem):
         from threadpoolctl import threadpool_info
 
         return (
-            [info["num_threads"] for info in threadpool_info()],
+            {info["filepath"]: info["num_threads"] for info in threadpool_info()},
             dict(os.environ),
+        )
+
+    def unchanged(before, after):
+        # A worker's first fit may load libraries (scipy's BLAS, OpenMP) it
+        # had not loaded: those are new entries, not changed ones.
+        threads_before, environment_before = before
+        threads_after, environment_after = after
+        common = threads_before.keys() & threads_after.keys()
+        return environment_after == environment_before and all(
+            threads_after[path] == threads_before[path] for path in common
         )
 
     before = client.run(state)
     SoftmaxRegression().fit(chunked(X), chunked(y))
-    assert client.run(state) == before
+    after_first = client.run(state)
+    SoftmaxRegression().fit(chunked(X), chunked(y))
+    after_second = client.run(state)
+    for worker in before:
+        assert unchanged(before[worker], after_first[worker])
+        assert after_second[worker] == after_first[worker]
 
 
 @pytest.mark.parametrize(
