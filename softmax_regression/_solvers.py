@@ -775,9 +775,13 @@ def minimize_newton(
     return log.result(x, status, result.message)
 
 
-# The polishing step's CG: relative residual and products at most.
+# The polishing step's CG: its relative residual, and its products at most
+# this many times the mean per iteration so far (at least _POLISH_MIN_PRODUCTS):
+# on large data a product costs about a gradient, and the step must not cost
+# more than about three of the fit's own iterations.
 _POLISH_RTOL = 1e-4
-_POLISH_MAX_PRODUCTS = 100
+_POLISH_PRODUCTS_PER_ITERATION = 3
+_POLISH_MIN_PRODUCTS = 30
 
 
 def _newton_polish(log: IterationLog, hessp: HessianProduct, x: np.ndarray):
@@ -792,7 +796,7 @@ def _newton_polish(log: IterationLog, hessp: HessianProduct, x: np.ndarray):
     ``C=20``, Hessian eigenvalues near 1e-5) it stops CG after a product or
     two. Two fits that both meet ``tol=1e-8`` from different starts (a path's
     warm start, a cold start) then differed by 1e-4 relative in their
-    coefficients; polished, by under 1e-7 (1e-5 at ``C=1e4``). The step
+    coefficients; polished, by under 1e-7 (5e-5 at ``C=1e4``). The step
     counts as an iteration, and is kept only if the objective does not rise
     (beyond rounding) and the gradient's largest entry falls.
     """
@@ -801,6 +805,11 @@ def _newton_polish(log: IterationLog, hessp: HessianProduct, x: np.ndarray):
     if old_max == 0.0:
         return x
     n = x.size
+    mean_products = log.n_hessian_products / max(log.n_iter, 1)
+    max_products = max(
+        _POLISH_MIN_PRODUCTS,
+        int(np.ceil(_POLISH_PRODUCTS_PER_ITERATION * mean_products)),
+    )
 
     def product(direction):
         log.n_hessian_products += 1
@@ -808,9 +817,7 @@ def _newton_polish(log: IterationLog, hessp: HessianProduct, x: np.ndarray):
 
     operator = LinearOperator((n, n), matvec=product, dtype=np.float64)
     with np.errstate(all="ignore"):
-        step, _ = cg(
-            operator, -gradient, rtol=_POLISH_RTOL, maxiter=_POLISH_MAX_PRODUCTS
-        )
+        step, _ = cg(operator, -gradient, rtol=_POLISH_RTOL, maxiter=max_products)
     candidate = x + step
     if not np.all(np.isfinite(candidate)):
         return x
