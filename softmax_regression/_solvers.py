@@ -810,9 +810,9 @@ def _newton_polish(log: IterationLog, hessp: HessianProduct, x: np.ndarray):
     two. Two fits that both meet ``tol=1e-8`` from different starts (a path's
     warm start, a cold start) then differed by 1e-4 relative in their
     coefficients; polished, by under 1e-5 for every C up to 170 (3.5e-5 at
-    ``C=1291``). The step
-    counts as an iteration, and is kept only if the objective does not rise
-    (beyond rounding) and the gradient's largest entry falls.
+    ``C=1291``). The step counts as an iteration, and is kept only if the
+    objective does not rise (beyond rounding) and the gradient's largest
+    entry falls.
     """
     loss, gradient = log(x)
     old_max = float(np.max(np.abs(gradient), initial=0.0))
