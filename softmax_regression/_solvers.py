@@ -190,9 +190,6 @@ class IterationLog:
         Iterations over which ``tol=None`` measures the objective's decrease.
     decrease : float, default=RELATIVE_DECREASE
         The relative decrease over ``window`` at which ``tol=None`` stops.
-    min_iter : int, default=0
-        Never stop on the test before this many iterations (a warm start
-        that already meets ``tol`` still takes a step).
     metric : ndarray, optional
         For ``tol=None``, also require the Jacobi-preconditioned estimate of
         the relative gap, ``sum(metric * g**2) / (2 |f|)`` with ``g`` the
@@ -200,6 +197,9 @@ class IterationLog:
         to be at most :data:`JACOBI_GAP`: a slow method (L-BFGS on
         badly scaled features) can decrease the objective by little while
         far from the optimum.
+    min_iter : int, default=0
+        Never stop on the test before this many iterations (a warm start
+        that already meets ``tol`` still takes a step).
     """
 
     def __init__(
