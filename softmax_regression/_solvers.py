@@ -559,26 +559,25 @@ class _ScaledProblem:
         self._curvature_too_small = False
         self._stalled_iterations = 0
         # scipy's own arithmetic runs under errstate(all="ignore") (see
-        # minimize_newton); ours runs under the caller's settings.
+        # minimize_newton), and so does the scaling here (an inf is caught by
+        # _check_inner_products); the objective runs under the caller's
+        # settings, its Hessian products with overflow ignored (an inf product
+        # is caught too).
         self._caller_errstate = np.geterr()
+        self._product_errstate = {**self._caller_errstate, "over": "ignore"}
 
     def loss_gradient(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
         with np.errstate(**self._caller_errstate):
-            return self._loss_gradient(coef)
-
-    def _loss_gradient(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
-        loss, gradient = self._log(coef)
-        with np.errstate(over="ignore"):  # an inf gradient is caught below
-            gradient = self._scale * gradient
+            loss, gradient = self._log(coef)
+        gradient = self._scale * gradient
         _check_inner_products(gradient, gradient, "the gradient's inner products")
         return self._scale * loss, gradient
 
     def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
         self._log.n_hessian_products += 1
-        with np.errstate(**self._caller_errstate):
-            with np.errstate(over="ignore"):  # an inf product is caught below
-                product = self._scale * self._hessp(coef, direction)
-            _check_inner_products(direction, product, "the Hessian-vector products")
+        with np.errstate(**self._product_errstate):
+            product = self._scale * self._hessp(coef, direction)
+        _check_inner_products(direction, product, "the Hessian-vector products")
         if self._track_floor and 0 <= direction @ product <= _CG_CURVATURE_FLOOR:
             self.floor_met = True
             self._curvature_too_small = self._watch_curvature
