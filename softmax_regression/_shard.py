@@ -68,8 +68,11 @@ def _power_of_two_scale(array: np.ndarray) -> float:
     on ``array / s`` and multiplied back by ``s`` gives the same bits as on
     ``array``, unless it would have overflowed (or gone subnormal).
     """
+    # The methods, not np.max/np.min: the same reductions without their
+    # Python-level dispatch, which shows on small data (a few microseconds
+    # per call, several calls per Hessian product).
     return power_of_two_above(
-        max(float(np.max(array, initial=0.0)), -float(np.min(array, initial=0.0)))
+        max(float(array.max(initial=0.0)), -float(array.min(initial=0.0)))
     )
 
 
@@ -210,11 +213,13 @@ class NumpyOperations:
     @staticmethod
     def sum(array, axis: int):
         """Sum along ``axis``, kept as an axis of length one."""
-        return np.sum(array, axis=axis, keepdims=True)
+        return array.sum(axis=axis, keepdims=True)
 
     @staticmethod
     def expand_dims(array, axis: int):
-        return np.expand_dims(array, axis)
+        """A view of a 1-D ``array`` with a new axis of length one at ``axis``."""
+        # Indexing, not np.expand_dims: the same view at a tenth of the cost.
+        return array[np.newaxis] if axis == 0 else array[:, np.newaxis]
 
     @staticmethod
     def matmul_into(first, second, out) -> None:

@@ -522,8 +522,8 @@ def _check_inner_products(left: np.ndarray, right: np.ndarray, what: str) -> Non
     # scipy takes left @ right next: bound it by Cauchy-Schwarz, in Python
     # floats (which overflow to inf quietly).
     bound = (
-        float(np.max(np.abs(left), initial=0.0))
-        * float(np.max(np.abs(right), initial=0.0))
+        float(np.abs(left).max(initial=0.0))
+        * float(np.abs(right).max(initial=0.0))
         * left.size
     )
     if not bound < _LARGEST_SAFE_PRODUCT:  # also catches inf and nan
