@@ -217,7 +217,7 @@ class NumpyOperations:
 
     @staticmethod
     def expand_dims(array, axis: int):
-        """A view of a 1-D ``array`` with a new axis of length one at ``axis``."""
+        """Return a view of 1-D ``array`` with a new axis of length one at ``axis``."""
         # Indexing, not np.expand_dims: the same view at a tenth of the cost.
         return array[np.newaxis] if axis == 0 else array[:, np.newaxis]
 
