@@ -2,9 +2,6 @@
 
 import os
 import re
-import subprocess
-import sys
-import textwrap
 import time
 import warnings
 
@@ -12,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from bad_input import spoil
+from fresh_process import run_source
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_iris, make_classification
 
@@ -72,7 +70,7 @@ def assert_same_model(dask_model, memory_model, rtol=1e-8):
 def test_no_client_gets_a_clear_error():
     # In a fresh interpreter: in this one, whether a default client exists
     # depends on which tests ran before.
-    code = textwrap.dedent(
+    output = run_source(
         """
         import dask.array as da
         import numpy as np
@@ -86,14 +84,7 @@ def test_no_client_gets_a_clear_error():
             print(error)
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert re.search(r"dask\.distributed Client", result.stdout), result.stdout
+    assert re.search(r"dask\.distributed Client", output), output
 
 
 @pytest.mark.parametrize(

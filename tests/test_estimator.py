@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.special
+from fresh_process import peak_bytes
 from numpy.testing import assert_allclose, assert_array_equal
-from peak_memory import peak_bytes
 from sklearn.datasets import (
     load_breast_cancer,
     load_digits,

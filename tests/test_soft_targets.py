@@ -13,11 +13,11 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from fresh_process import peak_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
-from peak_memory import peak_bytes
 from scipy.special import log_softmax as scipy_log_softmax
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import DataConversionWarning

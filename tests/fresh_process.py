@@ -1,4 +1,8 @@
-"""Peak memory of calls, measured where earlier tests cannot shift it.
+"""Code run in a fresh interpreter, where earlier tests cannot shift it.
+
+:func:`run_source` runs Python source in a new process and returns what it
+printed; :func:`peak_bytes` measures the peak memory of calls there.
+
 
 tracemalloc's peak counts what a call allocates while tracing, but also
 whatever the process does then for reasons of its own: the first run of a code
@@ -36,15 +40,13 @@ print(json.dumps(peaks))
 """
 
 
-def peak_bytes(setup: str) -> dict[str, int]:
-    """Run ``setup`` in a new interpreter; return each call's peak traced bytes.
+def run_source(source: str) -> str:
+    """Run Python ``source`` (dedented) in a new interpreter; return its stdout.
 
-    ``setup`` is Python source that defines ``calls``, a dict from names to
-    functions of no argument.
+    It runs in the repository's root, and must exit 0.
     """
-    source = _RUNNER.format(setup=textwrap.dedent(setup))
     result = subprocess.run(
-        [sys.executable, "-c", source],
+        [sys.executable, "-c", textwrap.dedent(source)],
         capture_output=True,
         text=True,
         check=False,
@@ -52,4 +54,14 @@ def peak_bytes(setup: str) -> dict[str, int]:
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.splitlines()[-1])
+    return result.stdout
+
+
+def peak_bytes(setup: str) -> dict[str, int]:
+    """Run ``setup`` in a new interpreter; return each call's peak traced bytes.
+
+    ``setup`` is Python source that defines ``calls``, a dict from names to
+    functions of no argument.
+    """
+    output = run_source(_RUNNER.format(setup=textwrap.dedent(setup)))
+    return json.loads(output.splitlines()[-1])
