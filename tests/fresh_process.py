@@ -36,7 +36,7 @@ for name, call in calls.items():
     finally:
         tracemalloc.stop()
         gc.enable()
-print(json.dumps(peaks))
+print(json.dumps({{"peaks": peaks, "sizes": globals().get("sizes", {{}})}}))
 """
 
 
@@ -57,11 +57,13 @@ def run_source(source: str) -> str:
     return result.stdout
 
 
-def peak_bytes(setup: str) -> dict[str, int]:
+def peak_bytes(setup: str) -> tuple[dict[str, int], dict]:
     """Run ``setup`` in a new interpreter; return each call's peak traced bytes.
 
     ``setup`` is Python source that defines ``calls``, a dict from names to
-    functions of no argument.
+    functions of no argument, and may define ``sizes``, a dict of numbers
+    (JSON) to bring back too. Returns the peaks by name, and ``sizes``.
     """
     output = run_source(_RUNNER.format(setup=textwrap.dedent(setup)))
-    return json.loads(output.splitlines()[-1])
+    result = json.loads(output.splitlines()[-1])
+    return result["peaks"], result["sizes"]

@@ -455,7 +455,7 @@ def test_label_smoothing_is_validated(problem):
 
 def test_smoothing_and_soft_targets_allocate_nothing_of_n_by_k():
     """Beyond the user's own table: only per-block temporaries."""
-    peaks = peak_bytes(
+    peaks, _ = peak_bytes(
         """
         import numpy as np
         from sklearn.datasets import make_classification
