@@ -313,8 +313,7 @@ class IterationLog:
         gradient itself pass False).
         """
         self.n_iter += 1
-        step = float(np.max(np.abs(coef - self.accepted), initial=0.0))
-        self.accepted = coef.copy()
+        previous, self.accepted = self.accepted, coef.copy()
         loss, max_abs_gradient = self.max_abs_gradient_at(coef)
         self.accepted_losses.append(loss)
         if self.verbose >= 2:
@@ -325,6 +324,7 @@ class IterationLog:
             )
             if self.verbose >= 3:
                 evaluations, products = self._reported
+                step = float(np.abs(coef - previous).max(initial=0.0))
                 line += (
                     f" {self.n_evaluations - evaluations:>5d} "
                     f"{self.n_hessian_products - products:>5d} {step:>10.3e}"
@@ -800,11 +800,11 @@ def _newton_polish(log: IterationLog, hessp: HessianProduct, x: np.ndarray):
     quadratically, and scipy's last inner CG was cut short (newton-cg only;
     otherwise its own step was a full one and this would cost time for
     nothing: 2x on 50,000 x 100 x 10 at ``tol=1e-4``). One step solved
-    this way leaves a gradient of about
-    ``tol**2`` relative. scipy's own last steps cannot: its newton-cg ends
-    the inner CG once a direction's curvature ``p'Hp`` is under 3 machine
-    epsilons in absolute terms, and near the optimum the directions are as
-    small as the gradient, so on ill-conditioned problems (unscaled iris at
+    this way leaves a gradient of about ``tol**2`` relative. scipy's own last
+    steps cannot: its newton-cg ends the inner CG once a direction's
+    curvature ``p'Hp`` is under 3 machine epsilons in absolute terms, and
+    near the optimum the directions are as small as the gradient, so on
+    ill-conditioned problems (unscaled iris at
     ``C=20``, Hessian eigenvalues near 1e-5) it stops CG after a product or
     two. Two fits that both meet ``tol=1e-8`` from different starts (a path's
     warm start, a cold start) then differed by 1e-4 relative in their
