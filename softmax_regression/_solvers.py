@@ -11,20 +11,27 @@ The two stopping tests:
 
 - ``tol`` a float: the largest absolute entry of the (projected) gradient is
   at most ``tol``.
-- ``tol=None`` (the estimators' ``tol="auto"``): the objective decreased by at
-  most :data:`RELATIVE_DECREASE` times its value over the last 10 L-BFGS-B
-  iterations, or by at most :data:`NEWTON_RELATIVE_DECREASE` times its value
-  over the last Newton iteration (:func:`decrease_window`,
-  :func:`decrease_threshold`). It targets a relative objective gap: while the objective
-  converges at least linearly with rate ``rho`` per window, the gap left is at
-  most ``rho / (1 - rho)`` times the last window's decrease, so at most
-  ``RELATIVE_DECREASE`` once ``rho <= 1/2`` (Newton steps converge
-  superlinearly near the optimum; ten L-BFGS steps together do on the
-  benchmarks). As a step can also decrease the objective by little far from
-  the optimum (truncated CG or L-BFGS on badly scaled features), the
-  Jacobi-preconditioned estimate of the relative gap must also be at most
-  ``JACOBI_GAP`` (see :class:`IterationLog`). Neither depends on how
-  the features are scaled, unlike the gradient test.
+- ``tol=None`` (the estimators' ``tol="auto"``): the estimated relative
+  objective gap ``(f - f*) / |f|`` is at most :data:`GAP_ESTIMATE`, a tenth of
+  the 1e-6 the estimators promise (:meth:`IterationLog.gap_estimate`). Over a
+  window of iterations (one Newton iteration, ten L-BFGS-B iterations,
+  :func:`decrease_window`) the objective decreased by ``d`` and the
+  Jacobi-preconditioned squared gradient ``|g|^2_D`` shrank by a factor
+  ``r``; near the optimum the gap is about ``|g|^2_D`` up to a constant, so
+  the gaps shrink by ``r`` per window too, and the gap left is
+  ``d r / (1 - r)``. The window's decrease must also match the previous
+  window's estimate within a factor of 10 (a step cut short far from the
+  optimum decreases the objective by little while the gradient happens to
+  shrink), and the Jacobi-preconditioned gap ``|g|^2_D / 2`` itself must be
+  at most :data:`JACOBI_GAP`. L-BFGS-B must also have decreased the
+  objective by at most :data:`RELATIVE_DECREASE` over its window (its
+  gradient is not monotone, and the estimate alone stopped it early on
+  ill-conditioned data). Neither depends on how the features are scaled,
+  unlike the gradient test. Measured on 43 trajectories (every solver; iris,
+  digits, wine and breast cancer raw and standardised, dense, float32, 50
+  classes, sparse text-like at C=1 and C=10, elastic net): the gap where the
+  rule stopped was at most 4e-7; Newton methods stopped at the first
+  iteration under 1e-6 or the one after it.
 """
 
 from __future__ import annotations
@@ -51,20 +58,20 @@ STALLED = "stalled"  # the objective stopped decreasing at machine precision
 OVERFLOW = "overflow"  # the products overflow float64: no further progress
 STOPPED = "stopped"  # a callback asked to stop
 
-# tol=None: stop when the objective decreased by at most this, relatively, over
-# the last window of iterations (see the module docstring): one L-BFGS-B
-# window of 10 steps, or one Newton step. A Newton step's decrease is about
-# the gap before it, so 1e-9 usually costs one more (cheap, superlinear) step
-# than 1e-6 would and leaves a gap far under 1e-9: enough that a weight of 2
-# and a repeated row, or two starting points, give the same probabilities to
-# 7 digits, as scikit-learn's estimator checks require.
+# tol=None (see the module docstring): stop when the estimated relative gap is
+# at most GAP_ESTIMATE, the estimate is consistent with the last window's
+# decrease (at least CONSISTENT_DECREASE times the previous estimate), the
+# Jacobi-preconditioned gap is at most JACOBI_GAP and, for L-BFGS-B, the
+# objective decreased by at most RELATIVE_DECREASE over the last ten
+# iterations.
+GAP_ESTIMATE = 1e-7
+CONSISTENT_DECREASE = 0.1
 RELATIVE_DECREASE = 1e-6
-NEWTON_RELATIVE_DECREASE = 1e-9
 _FLOAT64_EPS = float(np.finfo(np.float64).eps)
 
 
-# ... and the Jacobi-preconditioned gap estimate at most this: it understates
-# the gap by up to 40x on digits, 2-5x on the dense benchmarks.
+# The Jacobi-preconditioned gap estimate understates the gap by up to 40x on
+# digits, 2-5x on the dense benchmarks: on its own it is only a guard.
 JACOBI_GAP = 1e-7
 
 
@@ -74,17 +81,26 @@ def decrease_window(method: str) -> int:
 
 
 def decrease_threshold(method: str, eps: float = _FLOAT64_EPS) -> float:
-    """Return the relative decrease over a window at which ``tol=None`` stops.
+    """Return the relative decrease over a window under which ``tol=None`` may stop.
 
-    At least 10 ``eps``, the machine epsilon of the arithmetic the objective
-    is computed in: with float32 data, decreases under that are rounding, and
-    newton-cg's inner CG, chasing them, runs to its limit (200,000 x 100 x
-    10 float32: 2.3 s for a last iteration that gains nothing measurable).
+    :data:`RELATIVE_DECREASE` for L-BFGS-B, at least 10 ``eps`` (the machine
+    epsilon of the arithmetic the objective is computed in: with float32
+    data, decreases under that are rounding); no bound for the Newton
+    methods, whose gap estimate alone decides.
     """
-    threshold = (
-        NEWTON_RELATIVE_DECREASE if method in NEWTON_METHODS else RELATIVE_DECREASE
-    )
-    return max(threshold, 10 * eps)
+    if method in NEWTON_METHODS:
+        return np.inf
+    return max(RELATIVE_DECREASE, 10 * eps)
+
+
+def gap_threshold(eps: float = _FLOAT64_EPS) -> float:
+    """Return the estimated relative gap at which ``tol=None`` stops.
+
+    :data:`GAP_ESTIMATE`, or the machine epsilon of the arithmetic the
+    objective is computed in if larger (float32: its decreases under that are
+    rounding, and newton-cg's inner CG chasing them runs to its limit).
+    """
+    return max(GAP_ESTIMATE, eps)
 
 
 # scipy's Newton methods take inner products of a direction and its Hessian
@@ -111,8 +127,8 @@ class SolverResult:
         Iterations done.
     converged : bool
         Whether the stopping test holds: ``max_abs_gradient`` at most ``tol``
-        or, for ``tol=None``, the objective's relative decrease over the last
-        window at most :data:`RELATIVE_DECREASE`.
+        or, for ``tol=None``, the estimated relative gap at most
+        :func:`gap_threshold` (see the module docstring).
     status : str
         Why it stopped: ``"converged"``, ``"max_iter"``, ``"stalled"`` (the
         objective no longer decreases in floating point), ``"overflow"`` (the
@@ -124,7 +140,10 @@ class SolverResult:
         scale with the features, so this tells how well scaled they are.
     relative_decrease : float
         The objective's relative decrease over the last window of iterations
-        (NaN before a full window).
+        (NaN before any iteration).
+    gap_estimate : float
+        The estimated relative gap at the last accepted iterate (see
+        :meth:`IterationLog.gap_estimate`).
     """
 
     coef: np.ndarray
@@ -136,6 +155,7 @@ class SolverResult:
     message: str
     initial_max_abs_gradient: float
     relative_decrease: float = np.nan
+    gap_estimate: float = np.nan
 
 
 class _OverflowError(Exception):
@@ -189,14 +209,19 @@ class IterationLog:
     window : int, default=1
         Iterations over which ``tol=None`` measures the objective's decrease.
     decrease : float, default=RELATIVE_DECREASE
-        The relative decrease over ``window`` at which ``tol=None`` stops.
+        For ``tol=None``, the relative decrease over ``window`` above which
+        it does not stop (``inf``: no such test).
+    gap : float, default=GAP_ESTIMATE
+        For ``tol=None``, the estimated relative gap (:meth:`gap_estimate`)
+        above which it does not stop.
     metric : ndarray, optional
-        For ``tol=None``, also require the Jacobi-preconditioned estimate of
-        the relative gap, ``sum(metric * g**2) / (2 |f|)`` with ``g`` the
-        tested gradient and ``metric`` the inverse of the Hessian's diagonal,
-        to be at most :data:`JACOBI_GAP`: a slow method (L-BFGS on
-        badly scaled features) can decrease the objective by little while
-        far from the optimum.
+        The inverse of the Hessian's diagonal, for the Jacobi-preconditioned
+        squared gradient ``|g|^2_D = sum(metric * g**2)`` of the tested
+        gradient ``g`` that :meth:`gap_estimate` follows (the plain squared
+        gradient if None). For ``tol=None``, ``|g|^2_D / (2 |f|)`` must also
+        be at most :data:`JACOBI_GAP`: a slow method (L-BFGS on badly scaled
+        features) can decrease the objective by little while far from the
+        optimum.
     min_iter : int, default=0
         Never stop on the test before this many iterations (a warm start
         that already meets ``tol`` still takes a step).
@@ -213,10 +238,12 @@ class IterationLog:
         tol: float | None = None,
         window: int = 1,
         decrease: float = RELATIVE_DECREASE,
+        gap: float = GAP_ESTIMATE,
         metric: np.ndarray | None = None,
         min_iter: int = 0,
     ) -> None:
         self._loss_gradient = loss_gradient
+        self.gap = gap
         self.min_iter = min_iter
         self.metric = metric
         self.verbose = verbose
@@ -231,6 +258,10 @@ class IterationLog:
         self.initial_loss = np.nan
         self.accepted = np.array(coef0, dtype=np.float64)
         self.accepted_losses: list[float] = []
+        # |g|^2_D at the start and at each accepted iterate, and the gap
+        # estimate at each accepted iterate.
+        self._gradient_squares: list[float] = []
+        self._gap_estimates: list[float] = []
         self.n_iter = 0
         self.stopped = False
         self.start = time.perf_counter()
@@ -256,6 +287,8 @@ class IterationLog:
         if self.last is None:  # the starting point: solvers evaluate it first
             self.initial_max_abs_gradient = float(np.max(np.abs(gradient), initial=0))
             self.initial_loss = float(loss)
+            tested = gradient if self.project is None else self.project(coef, gradient)
+            self._gradient_squares.append(self._gradient_square(tested))
         self.last = (coef.copy(), loss, gradient)
         return loss, gradient
 
@@ -284,6 +317,44 @@ class IterationLog:
             return np.nan
         return (losses[-1 - window] - losses[-1]) / self._reference(losses[-1])
 
+    def _gradient_square(self, gradient: np.ndarray) -> float:
+        with np.errstate(all="ignore"):  # inf or nan: no estimate
+            if self.metric is None:
+                return float(gradient @ gradient)
+            return float(self.metric @ np.square(gradient))
+
+    def gap_estimate(self) -> float:
+        """Estimate the relative gap ``(f - f*) / |f|`` at the last accepted iterate.
+
+        ``d r / (1 - r)`` with ``d`` the relative decrease over the last
+        ``window`` iterations and ``r`` the factor by which ``|g|^2_D``
+        shrank over them (see the module docstring); ``inf`` if it did not
+        shrink (no evidence of convergence), NaN before any iteration.
+        """
+        squares = self._gradient_squares
+        window = min(self.window, len(squares) - 1)
+        if window < 1 or len(squares) != len(self.accepted_losses) + 1:
+            return np.nan
+        before, now = squares[-1 - window], squares[-1]
+        ratio = now / before if before > 0 else 0.0
+        if not ratio < 1:
+            return np.inf
+        return self.relative_decrease() * ratio / (1.0 - ratio)
+
+    def _gap_estimate_holds(self) -> bool:
+        estimates = self._gap_estimates
+        if not estimates or not estimates[-1] <= self.gap:
+            return False
+        # The previous window's estimate predicted about this window's
+        # decrease; a decrease far under it is a step cut short, not
+        # convergence.
+        window = min(self.window, len(estimates))
+        if len(estimates) > window and np.isfinite(estimates[-1 - window]):
+            return (
+                self.relative_decrease() >= CONSISTENT_DECREASE * estimates[-1 - window]
+            )
+        return True
+
     def _reference(self, loss: float) -> float:
         # Relative to the objective, but not to an objective near zero (nearly
         # separable data, large C): at least 1e-3 of the starting objective.
@@ -295,14 +366,13 @@ class IterationLog:
             return max_abs_gradient <= self.tol
         if not self.relative_decrease() <= self.decrease:
             return False
-        return self._jacobi_gap_is_small()
+        return self._gap_estimate_holds() and self._jacobi_gap_is_small()
 
     def _jacobi_gap_is_small(self) -> bool:
         if self.metric is None:
             return True
-        loss, gradient = self.tested_gradient
-        with np.errstate(all="ignore"):  # inf or nan: not converged
-            estimate = 0.5 * float(self.metric @ np.square(gradient))
+        loss, _ = self.tested_gradient
+        estimate = 0.5 * self._gradient_squares[-1]  # inf or nan: not converged
         return estimate <= JACOBI_GAP * self._reference(loss)
 
     def iteration_done(self, coef: np.ndarray, test: bool = True) -> bool:
@@ -316,6 +386,8 @@ class IterationLog:
         previous, self.accepted = self.accepted, coef.copy()
         loss, max_abs_gradient = self.max_abs_gradient_at(coef)
         self.accepted_losses.append(loss)
+        self._gradient_squares.append(self._gradient_square(self.tested_gradient[1]))
+        self._gap_estimates.append(self.gap_estimate())
         if self.verbose >= 2:
             line = (
                 f"[{self.name}] {self.n_iter:>5d} {loss:>22.15e} "
@@ -388,6 +460,7 @@ class IterationLog:
             message=str(message),
             initial_max_abs_gradient=self.initial_max_abs_gradient,
             relative_decrease=self.relative_decrease(),
+            gap_estimate=self.gap_estimate(),
         )
         if self.verbose >= 1:
             print(self.summary(result), file=sys.stdout)
@@ -401,8 +474,8 @@ class IterationLog:
             why = f"converged: max|grad| <= tol={self.tol:g}"
         else:
             why = (
-                f"converged: relative decrease {result.relative_decrease:.1e} "
-                f"<= {self.decrease:.0e} (tol='auto')"
+                f"converged: estimated relative gap {result.gap_estimate:.1e} "
+                f"<= {self.gap:.0e} (tol='auto')"
             )
         return (
             f"[{self.name}] {result.n_iter} iterations, "
@@ -490,6 +563,7 @@ def minimize_lbfgs(
         tol=tol,
         window=decrease_window("lbfgs"),
         decrease=decrease_threshold("lbfgs", eps),
+        gap=gap_threshold(eps),
         metric=metric,
         min_iter=min_iter,
     )
@@ -708,6 +782,7 @@ def minimize_newton(
         tol=tol,
         window=decrease_window(method),
         decrease=decrease_threshold(method, eps),
+        gap=gap_threshold(eps),
         metric=metric,
         min_iter=min_iter,
     )
