@@ -87,6 +87,19 @@ class Sweep:
         return None
 
 
+def _docstrings(quick: bool):
+    X, y, _ = _cases.docstrings(
+        **({"min_per_class": 30, "max_per_class": 60, "max_files": 2,
+            "installed_packages": False, "max_features": 1_000} if quick else {})
+    )  # fmt: skip
+    return X, y
+
+
+# Peers that can run on a case: newton-cholesky forms the (n_coef x n_coef)
+# Hessian, 80 GB for 100,000 coefficients.
+NO_CHOLESKY = ("lbfgs", "newton-cg", "sag", "saga")
+
+
 def cases(quick: bool) -> list[Case]:
     if quick:
         return [
@@ -95,6 +108,8 @@ def cases(quick: bool) -> list[Case]:
             # 500 features: newton-cholesky forms the (n_coef x n_coef) Hessian.
             Case("sparse text-like", lambda: _cases.text_like(1_000, 500, 20, 4),
                  10.0),
+            Case("docstrings", lambda: _docstrings(True), 10.0,
+                 peers=("sag",), ours=("auto",)),
             Case("dense l1_ratio=0.5", lambda: _cases.dense(500, 20, 5),
                  l1_ratio=0.5, peers=("saga",), ours=("lbfgs",)),
         ]  # fmt: skip
@@ -103,15 +118,29 @@ def cases(quick: bool) -> list[Case]:
         Case("digits", _cases.digits, goal=1.0),
         Case("dense", lambda: _cases.dense(200_000, 100, 10)),
         Case("dense float32", lambda: _cases.dense(200_000, 100, 10, np.float32)),
-        Case("many classes", lambda: _cases.dense(20_000, 200, 100)),
-        Case("sparse text-like", lambda: _cases.text_like(100_000, 50_000, 50, 20),
-             10.0),
-        Case("wide", lambda: _cases.dense(2_000, 5_000, 5)),
+        Case("50 classes", lambda: _cases.dense(10_000, 100, 50)),
+        Case("100 classes", lambda: _cases.dense(20_000, 200, 100),
+             peers=NO_CHOLESKY),
+        Case("1000 classes", lambda: _cases.dense(20_000, 100, 1000),
+             peers=NO_CHOLESKY, ours=("auto",)),
+        Case("wide", lambda: _cases.dense(2_000, 5_000, 5), peers=NO_CHOLESKY),
+        Case("text-like 30k C=10", lambda: _cases.text_like(30_000, 20_000, 50, 20),
+             10.0, peers=NO_CHOLESKY, ours=("auto",)),
+        Case("text-like 30k C=1", lambda: _cases.text_like(30_000, 20_000, 50, 20),
+             1.0, peers=NO_CHOLESKY, ours=("auto",)),
+        Case("text-like 100k C=10",
+             lambda: _cases.text_like(100_000, 50_000, 50, 20), 10.0,
+             peers=NO_CHOLESKY, ours=("auto",)),
+        Case("text-like 100k C=1",
+             lambda: _cases.text_like(100_000, 50_000, 50, 20), 1.0,
+             peers=NO_CHOLESKY, ours=("auto",)),
+        Case("docstrings C=10", lambda: _docstrings(False), 10.0,
+             peers=NO_CHOLESKY, ours=("auto",)),
         Case("digits l1_ratio=0.5", _cases.digits, C=0.1, l1_ratio=0.5,
              goal=1.0, peers=("saga",), ours=("lbfgs",)),
         Case("dense l1_ratio=0.5", lambda: _cases.dense(200_000, 100, 10),
              C=0.1, l1_ratio=0.5, peers=("saga",), ours=("lbfgs",)),
-        Case("sparse text-like l1", lambda: _cases.text_like(30_000, 20_000, 50, 20),
+        Case("text-like l1", lambda: _cases.text_like(30_000, 20_000, 50, 20),
              C=10.0, l1_ratio=1.0, peers=("saga",), ours=("lbfgs",)),
     ]  # fmt: skip
 
@@ -493,7 +522,10 @@ def growth(quick: bool, budget: float, peer: str, plot: str | None) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny smoke-test sizes")
-    parser.add_argument("--only", help="run only cases whose name contains this")
+    parser.add_argument(
+        "--only",
+        help="run only cases whose name contains this (or one of a, b, ...)",
+    )
     parser.add_argument("--budget", type=float, default=None, help="s per fit")
     parser.add_argument("--repeats", type=int, default=None, help="default fits")
     parser.add_argument("--no-cv", action="store_true", help="skip the CV table")
@@ -510,7 +542,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     rows = []
     for case in cases(args.quick):
-        if args.only and args.only not in case.name:
+        if args.only and not any(part in case.name for part in args.only.split(",")):
             continue
         rows.append(run_case(case, budget, repeats, tols))
         print_case(rows[-1], budget)

@@ -203,6 +203,30 @@ class LinearSoftmaxLoss:
             self.unpack(product)[0][...] += self.l2_reg_strength * direction_weights
         return product
 
+    def dense_hessp(self):
+        r"""Return a ``hessp`` that forms the Hessian once per point (small data).
+
+        The in-memory data term's :meth:`~._shard.CrossEntropyShard.hessian`
+        plus :math:`\lambda` on the weights' diagonal, formed at the first
+        product at a new ``coef`` and multiplied by each direction after that.
+        """
+        formed = {"at": None, "matrix": None}
+        n_weights = self.n_classes * self.n_features
+
+        def hessp(coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
+            if formed["at"] is None or not np.array_equal(coef, formed["at"]):
+                # Beyond float64's range (features near 1e150) the matrix holds
+                # inf or NaN: the solver driver stops on the product.
+                with np.errstate(all="ignore"):
+                    matrix = self.data_term.hessian(coef)
+                diagonal = np.einsum("ii->i", matrix)  # a writable view
+                diagonal[:n_weights] += self.l2_reg_strength
+                formed["at"], formed["matrix"] = coef.copy(), matrix
+            with np.errstate(all="ignore"):
+                return formed["matrix"] @ direction
+
+        return hessp
+
 
 class _InMemoryDataTerm:
     """A shard over all the rows of in-memory ``X``, evaluated by its threads."""
@@ -216,6 +240,9 @@ class _InMemoryDataTerm:
 
     def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
         return self.shard.hessp(self.X, coef, direction)
+
+    def hessian(self, coef: np.ndarray) -> np.ndarray:
+        return self.shard.hessian(self.X, coef)
 
     def close(self) -> None:
         self.shard.close()

@@ -600,6 +600,78 @@ class CrossEntropyShard:
         self._probabilities_at = coef.copy()
         return self._assemble(parts)
 
+    def hessian(self, X, coef: np.ndarray) -> np.ndarray:
+        r"""The data term's Hessian at ``coef``, as a matrix (NumPy only).
+
+        .. math::
+
+            H_{(k, a), (l, c)} = \sum_i \tilde s_i
+            \left([k = l] P_{ik} - P_{ik} P_{il}\right)
+            \tilde x_{ia} \tilde x_{ic},
+
+        with :math:`\tilde x_i` the row followed by 1 if ``fit_intercept``.
+        Costs ``n_rows * n_coef**2`` multiply-adds and a dense copy of ``X``
+        with that column: for small problems only, where a Hessian product by
+        :meth:`hessp` costs far more in Python calls than in arithmetic.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_rows, n_features)
+            The shard's rows.
+        coef : ndarray of shape (n_coef,)
+            Where the Hessian is taken.
+
+        Returns
+        -------
+        hessian : ndarray of shape (n_coef, n_coef), float64
+            Symmetric, in the flat layout of ``coef`` on both axes.
+        """
+        if self._probabilities_at is None or not np.array_equal(
+            coef, self._probabilities_at
+        ):
+            self.loss_gradient(X, coef)
+        n_rows, n_classes, n_features = self.n_rows, self.n_classes, self.n_features
+        width = n_features + self.fit_intercept
+        extended = np.empty((n_rows, width))
+        extended[:, :n_features] = X.toarray() if self.sparse else X
+        if self.fit_intercept:
+            extended[:, n_features] = 1.0
+        probabilities = [
+            block.scores.T if self._class_axis == 0 else block.scores
+            for block in self._blocks
+        ]
+        weight = [block.weight64 for block in self._blocks]
+        if len(self._blocks) > 1:
+            probabilities, weight = (
+                np.concatenate(probabilities),
+                np.concatenate(weight),
+            )
+        else:
+            probabilities, weight = probabilities[0], weight[0]
+        weighted = probabilities * weight[:, np.newaxis]  # float64
+        # Z[i, k, a] = P_ik x~_ia, in (class, column of x~) order: the second
+        # term is -Z^T diag(s) Z, the first its block diagonal without the
+        # second factor of P.
+        products = (
+            probabilities[:, :, np.newaxis] * extended[:, np.newaxis, :]
+        ).reshape(n_rows, -1)
+        hessian = products.T @ (
+            weighted[:, :, np.newaxis] * extended[:, np.newaxis, :]
+        ).reshape(n_rows, -1)
+        np.negative(hessian, out=hessian)
+        for k in range(n_classes):
+            block = slice(k * width, (k + 1) * width)
+            hessian[block, block] += extended.T @ (
+                extended * weighted[:, k, np.newaxis]
+            )
+        # To the flat [W, b] layout: position k * n_features + j holds
+        # (k, j), position n_classes * n_features + k holds (k, intercept).
+        order = np.arange(n_classes * width).reshape(n_classes, width)
+        order = np.concatenate(
+            [order[:, :n_features].ravel(), order[:, n_features:].ravel()]
+        )
+        return hessian.take(order, axis=0).take(order, axis=1)
+
     def hessp(self, X, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
         r"""Hessian of the data term at ``coef`` times ``direction``.
 

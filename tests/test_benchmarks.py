@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "bench_fit.py"
@@ -66,6 +67,28 @@ def test_quick_peer_benchmark(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "ours / best" in printed
     assert json.loads(output.read_text()) == json.loads(json.dumps(results))
+    assert "docstrings" in {row["case"] for row in results["cases"]}
+    for row in results["cases"]:  # every default fit reached the promised gap
+        assert row["default_gap"] <= 1e-6, row["case"]
+
+
+def test_docstring_corpus_is_labelled_real_text():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        cases = load_script("_cases")
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    X, y, labels = cases.docstrings(
+        min_per_class=30, max_per_class=60, max_files=2,
+        installed_packages=False, max_features=1_000,
+    )  # fmt: skip
+    counts = np.bincount(y)
+    assert len(labels) == len(set(labels)) == counts.size >= 20
+    assert counts.min() >= 30 and counts.max() <= 60
+    assert set(labels) <= sys.stdlib_module_names  # the standard library's text
+    assert X.shape == (y.size, 1_000)
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    np.testing.assert_allclose(norms[norms > 0], 1.0)  # tf-idf rows, L2-normalised
 
 
 def test_quick_dask_benchmark(tmp_path, capsys):

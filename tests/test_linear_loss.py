@@ -212,6 +212,59 @@ def test_hessp_matches_finite_differences_of_the_gradient(
         assert_allclose(loss.hessp(coef, direction), numerical, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_formed_hessian_is_the_second_derivative(
+    monkeypatch, fit_intercept, weighted, sparse, n_threads
+):
+    # Each column of the formed Hessian against finite differences of the
+    # gradient along a unit vector, blocks of 7 rows, after evaluations
+    # elsewhere; then symmetric and its products equal hessp's.
+    monkeypatch.setattr(shard_module.NumpyOperations, "block_bytes", 1)
+    monkeypatch.setattr(shard_module, "_MIN_BLOCK_ROWS", 7)
+    X, y, sample_weight = make_problem(sparse=sparse, weighted=weighted)
+    rng = np.random.default_rng(8)
+    with LinearSoftmaxLoss(
+        X, y, N_CLASSES, sample_weight, 0.3, fit_intercept, n_threads=n_threads
+    ) as loss:
+        coef = rng.normal(size=loss.n_coef)
+        loss.loss_gradient(coef + 1.0)
+        hessp = loss.dense_hessp()
+        matrix = np.column_stack([hessp(coef, e) for e in np.eye(loss.n_coef)])
+        numerical = five_point_gradient(lambda c: loss.loss_gradient(c)[1], coef)
+        assert_allclose(matrix, numerical.T, rtol=1e-7, atol=1e-9)
+        assert_allclose(matrix, matrix.T, rtol=1e-14, atol=1e-16)
+        direction = rng.normal(size=loss.n_coef)
+        assert_allclose(hessp(coef, direction), loss.hessp(coef, direction), rtol=1e-12)
+        loss.loss_gradient(coef - 1.0)  # a formed matrix is not reused elsewhere
+        assert_allclose(
+            hessp(coef - 1.0, direction),
+            loss.hessp(coef - 1.0, direction),
+            rtol=1e-12,
+        )
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_formed_hessian_of_float32_soft_and_smoothed_targets(soft):
+    X, y, sample_weight = make_problem(np.float32, weighted=True)
+    if soft:
+        y = np.random.default_rng(9).dirichlet(np.ones(N_CLASSES), N_SAMPLES)
+    rng = np.random.default_rng(10)
+    with LinearSoftmaxLoss(
+        X, y, N_CLASSES, sample_weight, 0.1, True, label_smoothing=0.2
+    ) as loss:
+        coef = rng.normal(size=loss.n_coef)
+        direction = rng.normal(size=loss.n_coef)
+        # The formed matrix is float64; hessp computes in float32.
+        assert_allclose(
+            loss.dense_hessp()(coef, direction),
+            loss.hessp(coef, direction),
+            rtol=1e-5,
+        )
+
+
 def test_hessp_is_symmetric_and_positive_semidefinite():
     X, y, sample_weight = make_problem(weighted=True)
     rng = np.random.default_rng(7)

@@ -149,6 +149,36 @@ def test_resolve_solver_rule():
     assert resolve_solver("trust-ncg", large, 0.0) == "trust-ncg"
 
 
+def test_small_problems_form_the_hessian(monkeypatch):
+    from softmax_regression._fit import InMemoryData, forms_hessian
+
+    iris, digits = standardised(load_iris), standardised(load_digits)
+    small = InMemoryData(*iris, 3, None)
+    assert forms_hessian(small, "newton-cg", 0.0)
+    assert forms_hessian(small, "trust-krylov", 0.0)
+    assert not forms_hessian(small, "lbfgs", 0.0)
+    assert not forms_hessian(small, "newton-cg", 0.5)
+    assert not forms_hessian(InMemoryData(*digits, 10, None), "newton-cg", 0.0)
+    calls = []
+    original = LinearSoftmaxLoss.dense_hessp
+
+    def counted(self):
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(LinearSoftmaxLoss, "dense_hessp", counted)
+    for solver in ["newton-cg", "trust-ncg", "trust-krylov"]:
+        formed = SoftmaxRegression(solver=solver, tol=1e-10).fit(*iris)
+        assert len(calls) == 1
+        monkeypatch.setattr(fit_module, "_DENSE_HESSIAN_MAX_WORK", 0)
+        products = SoftmaxRegression(solver=solver, tol=1e-10).fit(*iris)
+        monkeypatch.undo()
+        monkeypatch.setattr(LinearSoftmaxLoss, "dense_hessp", counted)
+        calls.clear()
+        assert_allclose(formed.coef_, products.coef_, rtol=1e-8, atol=1e-9)
+        assert_allclose(formed.intercept_, products.intercept_, rtol=1e-8, atol=1e-9)
+
+
 def test_default_fit_on_large_dense_data_runs_lbfgs_in_rescaled_variables(capsys):
     X, y = make_classification(
         n_samples=10_000, n_features=100, n_informative=20, n_classes=3,
