@@ -601,7 +601,7 @@ class CrossEntropyShard:
         return self._assemble(parts)
 
     def hessian(self, X, coef: np.ndarray) -> np.ndarray:
-        r"""The data term's Hessian at ``coef``, as a matrix (NumPy only).
+        r"""Return the data term's Hessian at ``coef`` as a matrix (NumPy only).
 
         .. math::
 
