@@ -332,7 +332,11 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         gradient): ``"newton-cg"`` (line search), ``"trust-ncg"`` (truncated
         CG in a trust region) and ``"trust-krylov"`` (nearly exact trust-region
         steps). They take few, expensive iterations and reach small ``tol``
-        quickly on well-conditioned problems. Beware that scipy's
+        quickly on well-conditioned problems. On small problems (at most
+        1,000,000 multiply-adds for ``n_samples * n_coef**2``, iris for
+        instance) they form the Hessian once per iteration and multiply by
+        it, which costs less than the Python calls of separate products.
+        Beware that scipy's
         ``"trust-krylov"`` allocates ``16 * n_coef**2`` bytes (at most 8 GB)
         per subproblem, whatever the problem needs; a ResourceWarning says so
         above 1 GiB.
