@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     # towards 0 as the weights grow, so every solver stops where its test or
     # the arithmetic ends it, and a gap to "the optimum" means nothing.
     separable = np.isinf(args.C) and exact.score(X_train, y_train) == 1.0
-    header = f"{'model':<38} {'accuracy':>9} {'iterations':>10} {'fit (ms)':>9} "
+    header = f"{'model':<40} {'accuracy':>9} {'iterations':>10} {'fit (ms)':>9} "
     print(header + f"{'objective':>20} {'gap':>9}")
     not_converged = []
     times = {}
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         value = _objective(model, X_train, y_train, args.C)
         gap = "-" if separable else f"{(value - f_star) / f_star:.1e}"
         print(
-            f"{name:<38} {model.score(X_test, y_test):>9.4f} "
+            f"{name:<40} {model.score(X_test, y_test):>9.4f} "
             f"{int(np.max(model.n_iter_)):>10d} {1e3 * seconds:>9.1f} "
             f"{value:>20.15f} {gap:>9}"
         )
