@@ -364,8 +364,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         only when the decrease is about what the previous estimate predicted
         (not a step cut short) and the preconditioned gradient predicts a gap
         under 1e-7 too; lbfgs also needs a decrease under 1e-6 over its last
-        10 iterations. Newton methods then stop at the first iteration whose
-        gap is under 1e-6, or the next.
+        10 iterations. Newton methods then usually stop at the first
+        iteration whose gap is under 1e-6, or the next.
         L-BFGS and trust-ncg can still stop early on ill-conditioned data
         (lbfgs on unscaled digits: a gap of 3e-4): use newton-cg, or a float
         ``tol``, there. Measured gaps at the stop are in

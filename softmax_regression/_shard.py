@@ -600,6 +600,13 @@ class CrossEntropyShard:
         self._probabilities_at = coef.copy()
         return self._assemble(parts)
 
+    def _probabilities_for(self, X, coef: np.ndarray) -> None:
+        """Make the score buffers hold the probabilities at ``coef``."""
+        if self._probabilities_at is None or not np.array_equal(
+            coef, self._probabilities_at
+        ):
+            self.loss_gradient(X, coef)
+
     def hessian(self, X, coef: np.ndarray) -> np.ndarray:
         r"""Return the data term's Hessian at ``coef`` as a matrix (NumPy only).
 
@@ -626,10 +633,7 @@ class CrossEntropyShard:
         hessian : ndarray of shape (n_coef, n_coef), float64
             Symmetric, in the flat layout of ``coef`` on both axes.
         """
-        if self._probabilities_at is None or not np.array_equal(
-            coef, self._probabilities_at
-        ):
-            self.loss_gradient(X, coef)
+        self._probabilities_for(X, coef)
         n_rows, n_classes, n_features = self.n_rows, self.n_classes, self.n_features
         width = n_features + self.fit_intercept
         extended = np.empty((n_rows, width))
@@ -703,10 +707,7 @@ class CrossEntropyShard:
         -------
         product : ndarray of shape (n_coef,), float64
         """
-        if self._probabilities_at is None or not np.array_equal(
-            coef, self._probabilities_at
-        ):
-            self.loss_gradient(X, coef)
+        self._probabilities_for(X, coef)
         # The product is linear in the direction: computed for the direction
         # scaled below 1 by a power of two and scaled back in float64, nothing
         # in X.dtype overflows, and no bit changes where nothing would have.

@@ -185,9 +185,10 @@ def test_blocks_of_sparse_x_are_views():
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_hessp_matches_finite_differences_of_the_gradient(
+def test_hessian_products_match_finite_differences_of_the_gradient(
     monkeypatch, fit_intercept, weighted, sparse, n_threads
 ):
+    # Blocks of 7 rows, shared among the threads.
     monkeypatch.setattr(shard_module.NumpyOperations, "block_bytes", 1)
     monkeypatch.setattr(shard_module, "_MIN_BLOCK_ROWS", 7)
     X, y, sample_weight = make_problem(sparse=sparse, weighted=weighted)
@@ -211,32 +212,14 @@ def test_hessp_matches_finite_differences_of_the_gradient(
         # hessp after evaluations elsewhere: it must not reuse stale probabilities.
         assert_allclose(loss.hessp(coef, direction), numerical, rtol=1e-7, atol=1e-9)
 
-
-@pytest.mark.parametrize("fit_intercept", [True, False])
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize("n_threads", [1, 2])
-def test_formed_hessian_is_the_second_derivative(
-    monkeypatch, fit_intercept, weighted, sparse, n_threads
-):
-    # Each column of the formed Hessian against finite differences of the
-    # gradient along a unit vector, blocks of 7 rows, after evaluations
-    # elsewhere; then symmetric and its products equal hessp's.
-    monkeypatch.setattr(shard_module.NumpyOperations, "block_bytes", 1)
-    monkeypatch.setattr(shard_module, "_MIN_BLOCK_ROWS", 7)
-    X, y, sample_weight = make_problem(sparse=sparse, weighted=weighted)
-    rng = np.random.default_rng(8)
-    with LinearSoftmaxLoss(
-        X, y, N_CLASSES, sample_weight, 0.3, fit_intercept, n_threads=n_threads
-    ) as loss:
-        coef = rng.normal(size=loss.n_coef)
+        # The Hessian formed for small problems, column by column, after an
+        # evaluation elsewhere; symmetric, and its products are hessp's.
         loss.loss_gradient(coef + 1.0)
         hessp = loss.dense_hessp()
         matrix = np.column_stack([hessp(coef, e) for e in np.eye(loss.n_coef)])
         numerical = five_point_gradient(lambda c: loss.loss_gradient(c)[1], coef)
         assert_allclose(matrix, numerical.T, rtol=1e-7, atol=1e-9)
         assert_allclose(matrix, matrix.T, rtol=1e-14, atol=1e-16)
-        direction = rng.normal(size=loss.n_coef)
         assert_allclose(hessp(coef, direction), loss.hessp(coef, direction), rtol=1e-12)
         loss.loss_gradient(coef - 1.0)  # a formed matrix is not reused elsewhere
         assert_allclose(
