@@ -210,20 +210,21 @@ class LinearSoftmaxLoss:
         plus :math:`\lambda` on the weights' diagonal, formed at the first
         product at a new ``coef`` and multiplied by each direction after that.
         """
-        formed = {"at": None, "matrix": None}
+        formed_at, matrix = None, None
         n_weights = self.n_classes * self.n_features
 
         def hessp(coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
-            if formed["at"] is None or not np.array_equal(coef, formed["at"]):
+            nonlocal formed_at, matrix
+            if formed_at is None or not np.array_equal(coef, formed_at):
                 # Beyond float64's range (features near 1e150) the matrix holds
                 # inf or NaN: the solver driver stops on the product.
                 with np.errstate(all="ignore"):
                     matrix = self.data_term.hessian(coef)
                 diagonal = np.einsum("ii->i", matrix)  # a writable view
                 diagonal[:n_weights] += self.l2_reg_strength
-                formed["at"], formed["matrix"] = coef.copy(), matrix
+                formed_at = coef.copy()
             with np.errstate(all="ignore"):
-                return formed["matrix"] @ direction
+                return matrix @ direction
 
         return hessp
 

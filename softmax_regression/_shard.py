@@ -640,18 +640,13 @@ class CrossEntropyShard:
         extended[:, :n_features] = X.toarray() if self.sparse else X
         if self.fit_intercept:
             extended[:, n_features] = 1.0
-        probabilities = [
-            block.scores.T if self._class_axis == 0 else block.scores
-            for block in self._blocks
-        ]
-        weight = [block.weight64 for block in self._blocks]
-        if len(self._blocks) > 1:
-            probabilities, weight = (
-                np.concatenate(probabilities),
-                np.concatenate(weight),
-            )
-        else:
-            probabilities, weight = probabilities[0], weight[0]
+        probabilities = np.concatenate(
+            [
+                block.scores.T if self._class_axis == 0 else block.scores
+                for block in self._blocks
+            ]
+        )
+        weight = np.concatenate([block.weight64 for block in self._blocks])
         weighted = probabilities * weight[:, np.newaxis]  # float64
         # Z[i, k, a] = P_ik x~_ia, in (class, column of x~) order: the second
         # term is -Z^T diag(s) Z, the first its block diagonal without the
