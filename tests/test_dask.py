@@ -316,6 +316,9 @@ def own_cluster():
 
 
 def kill_one_worker(client):
+    # Under load a worker can miss heartbeats and be briefly unregistered
+    # (a reverse-order run found none registered here): wait for one.
+    client.wait_for_workers(1, timeout=60)
     workers = list(client.scheduler_info()["workers"])
     client.submit(os._exit, 1, workers=[workers[0]], pure=False)
     deadline = time.monotonic() + 30
