@@ -36,6 +36,8 @@ def client():
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
+        # Under load the workers may register after the client connects.
+        client.wait_for_workers(2, timeout=60)
         yield client
 
 
@@ -311,6 +313,9 @@ def own_cluster():
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
+        # The tests place data on both workers by name: wait until both are
+        # registered (under load they may not be when the client connects).
+        client.wait_for_workers(2, timeout=60)
         with client.as_current():
             yield client
 
@@ -329,7 +334,7 @@ def kill_one_worker(client):
 
 def kill_one_worker_at_evaluation(number, client, monkeypatch):
     """Kill a worker just before the ``number``-th evaluation; return the calls."""
-    from softmax_regression import _dask
+    from softmax_regression._backends import dask as _dask
 
     calls = []
     loss_gradient = _dask._DaskDataTerm.loss_gradient
