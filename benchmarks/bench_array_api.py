@@ -48,8 +48,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from softmax_regression import SoftmaxRegression
-from softmax_regression._array_api import ArrayAPIData, to_host
-from softmax_regression._fit import initial_coef
+from softmax_regression._arrays import to_host
+from softmax_regression._backends.array_api import ArrayAPIData
+from softmax_regression._coef import initial_coef
 
 CASES = [
     # (name, n_samples, n_features, n_classes, dtype)

@@ -36,7 +36,7 @@ from _cases import run_environment
 from distributed import Client, LocalCluster, wait
 
 from softmax_regression import SoftmaxRegression
-from softmax_regression._dask import DaskData
+from softmax_regression._backends.dask import DaskData
 
 N_CLASSES = 10
 
@@ -157,7 +157,7 @@ def in_memory_run(n_rows, n_features, repeats, fit_params) -> dict:
     X, y = make_data(n_rows, n_features, n_rows, N_CLASSES)
     with dask.config.set(scheduler="synchronous"):
         X, y = dask.compute(X, y)
-    from softmax_regression._fit import InMemoryData
+    from softmax_regression._backends.memory import InMemoryData
 
     evaluation_s = time_evaluations(InMemoryData(X, y, N_CLASSES, None), repeats)
     start = time.perf_counter()

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _cases
 
 from softmax_regression import SoftmaxRegression
-from softmax_regression._linear_loss import LinearSoftmaxLoss
+from softmax_regression._backends.memory import in_memory_loss
 from softmax_regression._parallel import evaluation_threads, threads_for_work
 
 C, TOL, MAX_ITER = 1.0, 1e-4, 1000
@@ -111,7 +111,7 @@ def objective(estimator, X, y) -> float:
     classes = estimator.classes_
     X = X.astype(np.float64)
     y_encoded = np.searchsorted(classes, y)
-    loss = LinearSoftmaxLoss(
+    loss = in_memory_loss(
         X, y_encoded, classes.size, None, 1.0 / (C * X.shape[0]), True
     )
     coef = np.concatenate(
@@ -202,9 +202,7 @@ def evaluation_row(n_samples: int, dtype, repeats: int) -> dict:
             ) + median_ms(lambda: scores @ X, repeats)
     with (
         evaluation_threads(threads_for_work(X.size * n_classes)) as n_threads,
-        LinearSoftmaxLoss(
-            X, y, n_classes, None, 1.0 / n_samples, True, n_threads
-        ) as loss,
+        in_memory_loss(X, y, n_classes, None, 1.0 / n_samples, True, n_threads) as loss,
     ):
         evaluation = median_ms(lambda: loss.loss_gradient(coef), repeats)
     return {

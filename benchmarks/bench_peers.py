@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _cases
 
 from softmax_regression import SoftmaxRegression, SoftmaxRegressionCV
-from softmax_regression._linear_loss import LinearSoftmaxLoss
+from softmax_regression._backends.memory import in_memory_loss
 
 GAPS = (1e-4, 1e-6, 1e-8)
 TOLS = tuple(10.0**-k for k in range(1, 11))
@@ -174,9 +174,7 @@ def objective(coef, intercept, X, y, C, l1_ratio) -> float:
     if X.dtype != np.float64:
         X = X.astype(np.float64)
     penalty = 1.0 / (C * X.shape[0])
-    with LinearSoftmaxLoss(
-        X, y, n_classes, None, (1 - l1_ratio) * penalty, True
-    ) as loss:
+    with in_memory_loss(X, y, n_classes, None, (1 - l1_ratio) * penalty, True) as loss:
         value = loss.loss(np.concatenate([coef.ravel(), intercept]))
     return value + l1_ratio * penalty * float(np.abs(coef).sum())
 

@@ -23,8 +23,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from ._backends.memory import in_memory_loss
 from ._estimator import SoftmaxRegression
-from ._linear_loss import LinearSoftmaxLoss
 
 
 def _best_fit_time(estimator, X, y, repeats: int) -> tuple[float, bool]:
@@ -48,7 +48,7 @@ def _best_fit_time(estimator, X, y, repeats: int) -> tuple[float, bool]:
 def _objective(estimator, X, y, C: float) -> float:
     """Evaluate the shared penalised objective at an estimator's coefficients."""
     n_classes = estimator.classes_.size
-    loss = LinearSoftmaxLoss(X, y, n_classes, None, 1.0 / (C * X.shape[0]), True)
+    loss = in_memory_loss(X, y, n_classes, None, 1.0 / (C * X.shape[0]), True)
     return loss.loss(np.concatenate([estimator.coef_.ravel(), estimator.intercept_]))
 
 

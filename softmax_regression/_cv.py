@@ -10,7 +10,6 @@ from typing import ClassVar
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn import get_config
 from sklearn.base import _fit_context
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
@@ -30,15 +29,11 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from ._array_api import dispatched_namespace, to_host
-from ._estimator import (
-    SoftmaxRegression,
-    _any_dask,
-    _check_solver,
-    _numeric_table,
-    _target_columns,
-)
-from ._fit import InMemoryData
+from ._backends import backend_for
+from ._backends.memory import InMemoryData, validate_fit_data
+from ._checks import check_solver, numeric_table, target_columns
+from ._coef import as_rows
+from ._estimator import SoftmaxRegression
 from ._loss import _check_targets, cross_entropy
 
 
@@ -48,8 +43,8 @@ def _soft_target_score(estimator, X, y, sample_weight=None) -> float:
     The default score for a 2-D ``y`` of class probabilities: the soft-target
     log-loss, negated so that greater is better (as ``"neg_log_loss"``).
     """
-    raw_prediction, _ = estimator._raw_prediction(X, "score")
-    targets = _check_targets(_numeric_table(y), raw_prediction.shape[1], name="y")
+    raw_prediction = backend_for(X).raw_prediction(estimator, X, "score")
+    targets = _check_targets(numeric_table(y), raw_prediction.shape[1], name="y")
     return -float(cross_entropy(raw_prediction, targets, sample_weight))
 
 
@@ -358,31 +353,14 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self : SoftmaxRegressionCV
             The fitted estimator.
         """
-        if _any_dask(X, y, sample_weight):
-            raise TypeError(
-                f"{type(self).__name__} does not fit Dask collections: its folds "
-                "would each need their own pass over the cluster. Choose C on a "
-                "sample that fits in memory (SoftmaxRegressionCV on "
-                "X_sample.compute()), then fit SoftmaxRegression(C=...) on the "
-                "Dask data."
-            )
-        if dispatched_namespace(X) is not None:
-            raise TypeError(
-                f"{type(self).__name__} does not fit arrays of the "
-                f"{type(X).__module__.split('.')[0]} namespace under "
-                "array_api_dispatch: its folds, scoring and refit run on NumPy "
-                "data. Choose C on NumPy data (or a NumPy sample), then fit "
-                "SoftmaxRegression(C=...) on the device arrays, which supports "
-                "them."
-            )
-        if get_config()["array_api_dispatch"]:
-            # NumPy X: labels and weights of another namespace follow it.
-            y, sample_weight = to_host(y), to_host(sample_weight)
+        X, y, sample_weight = backend_for(X, y, sample_weight).memory_input(
+            self, X, y, sample_weight, "cross-validation"
+        )
         _raise_for_params(params, self, "fit", allow={"groups"})
         Cs, l1_ratios = self._check_grid()
-        _check_solver(self.solver, float(l1_ratios.max()))
-        X, y, classes, y_encoded, fit_weight = self._validate_fit_data(
-            X, y, sample_weight
+        check_solver(self.solver, float(l1_ratios.max()))
+        X, y, classes, y_encoded, fit_weight = validate_fit_data(
+            self, X, y, sample_weight
         )
         if _routing_enabled():
             routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
@@ -450,7 +428,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self.l1_ratios_ = l1_ratios
         self.scores_ = np.array([path[1] for path in paths]).reshape(shape)
         self.n_iter_ = np.array([path[2] for path in paths]).reshape(shape)
-        self.coefs_paths_ = _as_rows(coefs, classes.size, n_features)
+        self.coefs_paths_ = as_rows(coefs, classes.size, n_features)
         best_l1, best_C = np.unravel_index(
             np.argmax(self.scores_.mean(axis=0)), shape[1:]
         )
@@ -545,7 +523,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         if _routing_enabled():
             score_params = process_routing(self, "score", **score_params).scorer.score
         scorer = _labelled_scorer(
-            self.scoring, self.classes_, soft=_target_columns(y) is not None
+            self.scoring, self.classes_, soft=target_columns(y) is not None
         )
         return scorer(self, X, y, **score_params)
 
@@ -575,14 +553,3 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 .add(caller="fit", callee="score"),
             )
         )
-
-
-def _as_rows(coefs: np.ndarray, n_classes: int, n_features: int) -> np.ndarray:
-    """Flat ``[W, b]`` vectors as (..., n_classes, n_features + fit_intercept)."""
-    weights = coefs[..., : n_classes * n_features].reshape(
-        *coefs.shape[:-1], n_classes, n_features
-    )
-    intercept = coefs[..., n_classes * n_features :]
-    if intercept.shape[-1] == 0:
-        return weights
-    return np.concatenate([weights, intercept[..., np.newaxis]], axis=-1)

@@ -1,262 +1,30 @@
-"""The scikit-learn estimator: input validation and fitted state."""
+"""The scikit-learn estimator: its parameters and fitted state.
+
+Every public method makes one call to the backend that holds the data
+(:func:`~._backends.backend_for`): validation, fitting data, predictions and
+scores are the backend's; the fit itself is :func:`~._fit.fit_coef`.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
-import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
-import joblib
 import numpy as np
 import scipy.sparse as sp
-import sklearn
-from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._array_api import check_same_namespace, get_namespace_and_device
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_sample_weight,
-    check_consistent_length,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted
 
-from ._array_api import dispatched_namespace, to_host
+from ._backends import backend_for
 from ._callbacks import CallbackSupportMixin, IterationTasks, has_callbacks
-from ._fit import InMemoryData, fit_coef, initial_coef, resolve_solver
-from ._loss import _check_targets, _log_softmax, _softmax_inplace
-from ._scaling import class_sums
-from ._shard import split_coef
-from ._solvers import (
-    CONVERGED,
-    MAX_ITER,
-    NEWTON_METHODS,
-    OVERFLOW,
-    STOPPED,
-    SolverResult,
-    gap_threshold,
-)
+from ._checks import check_solver
+from ._coef import fitted_attributes, initial_coef, previous_coef
+from ._fit import fit_coef, resolve_solver, solver_tol, warn_if_not_converged
+from ._solvers import NEWTON_METHODS, SolverResult
 from ._version import DOCS_URL
 
-_ACCEPTED_SPARSE = ["csr", "csc"]
-_ACCEPTED_DTYPES = [np.float64, np.float32]
 SOLVERS = ("auto", "lbfgs", *NEWTON_METHODS)
-
-
-def _any_dask(*values) -> bool:
-    """Whether any of ``values`` is a Dask collection (Dask is not imported)."""
-    dask = sys.modules.get("dask")
-    return dask is not None and any(dask.is_dask_collection(v) for v in values)
-
-
-def _check_class_weight_values(class_weight: dict) -> None:
-    """Reject class weights that are not finite, non-negative numbers."""
-    for label, weight in class_weight.items():
-        if not (
-            isinstance(weight, Real)
-            and not isinstance(weight, bool)
-            and np.isfinite(weight)
-            and weight >= 0
-        ):
-            raise ValueError(
-                f"class_weight for class {label!r} must be a finite, non-negative "
-                f"number; got {weight!r}. Use 0 to leave a class out."
-            )
-
-
-def _check_two_classes(classes: np.ndarray, name: str) -> None:
-    """Reject labels of fewer than two distinct classes."""
-    if classes.size < 2:
-        raise ValueError(
-            f"{name} needs samples of at least 2 classes in y; got only one class: "
-            f"{classes.tolist()[0]!r}."
-        )
-
-
-def _check_two_weighted_classes(
-    classes: np.ndarray, weight_per_class: np.ndarray, name: str
-) -> None:
-    """Reject weights that leave fewer than two classes with positive weight."""
-    if np.count_nonzero(weight_per_class > 0) < 2:
-        raise ValueError(
-            f"{name} needs samples of at least 2 classes with positive weight; "
-            "after sample_weight and class_weight, only class(es) "
-            f"{classes[weight_per_class > 0].tolist()} remain."
-        )
-
-
-def _class_weight_per_class(class_weight, classes, y, sample_weight) -> np.ndarray:
-    """Return the weight of each class in ``classes``, checked.
-
-    scikit-learn's ``compute_class_weight``, except that "balanced" gives a
-    class whose samples all weigh zero the weight 0, not inf (0 * inf = nan).
-    ``y`` and ``sample_weight`` may also be the classes and their (weighted)
-    counts: "balanced" only reads the weight sum per class.
-    """
-    if isinstance(class_weight, dict):
-        _check_class_weight_values(class_weight)
-    with np.errstate(divide="ignore"):
-        weights = compute_class_weight(
-            class_weight, classes=classes, y=y, sample_weight=sample_weight
-        )
-    weights[~np.isfinite(weights)] = 0.0
-    return weights
-
-
-def _target_columns(y):
-    """Return the class labels of a 2-D ``y`` of class probabilities, or None.
-
-    A 2-D ``y`` with two or more columns is a table of class probabilities
-    (its columns the classes: a DataFrame's column labels, else
-    ``0 .. n_classes - 1``); anything else is labels (a single column among
-    them, which scikit-learn flattens with a DataConversionWarning).
-    """
-    shape = getattr(y, "shape", None)
-    if shape is None:
-        if not isinstance(y, (list, tuple)) or not y or np.ndim(y[0]) != 1:
-            return None
-        shape = np.shape(y)
-    if len(shape) != 2 or shape[1] < 2:
-        return None
-    columns = getattr(y, "columns", None)
-    return np.arange(shape[1]) if columns is None else np.asarray(columns)
-
-
-def _numeric_table(y) -> np.ndarray:
-    """``y`` as a NumPy table, or a ValueError saying why it is not numeric."""
-    table = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
-    if not (
-        np.issubdtype(table.dtype, np.number) or np.issubdtype(table.dtype, np.bool_)
-    ):
-        raise ValueError(
-            f"y is 2-D with {table.shape[1]} columns, so it is read as a table of "
-            f"class probabilities, but its dtype is {table.dtype}, not numeric. "
-            "Pass a 1-D y of labels, or one numeric column per class."
-        )
-    return table
-
-
-def _check_solver(solver: str, l1_ratio: float) -> None:
-    if l1_ratio > 0 and solver not in ("auto", "lbfgs"):
-        raise ValueError(
-            f"l1_ratio={l1_ratio} needs solver='lbfgs' (L-BFGS-B on the split "
-            f"W = W+ - W-); solver={solver!r} needs a twice-differentiable "
-            "objective, which the L1 penalty is not. Use solver='auto' or "
-            "'lbfgs', or l1_ratio=0."
-        )
-
-
-def _solver_tol(tol) -> float | None:
-    """Return the drivers' ``tol``: None for ``"auto"`` (the decrease test)."""
-    return None if isinstance(tol, str) else float(tol)
-
-
-# Frames in these directories are the library's, not the user's: a warning
-# points at the first frame outside them (also through Pipeline, GridSearchCV).
-_INTERNAL_DIRECTORIES = tuple(
-    os.path.dirname(path) + os.sep
-    for path in (sklearn.__file__, joblib.__file__, __file__)
-)
-
-
-# At the starting point the gradient is a weighted mean of features times
-# (probability - label): with standardised features it is below a few units.
-_LARGE_INITIAL_GRADIENT = 100.0
-
-
-def _user_stacklevel() -> int:
-    """Return the ``stacklevel`` that makes a warning name the user's line.
-
-    For the function that calls :func:`warnings.warn`: the number of frames
-    up to the first one outside softmax_regression, scikit-learn (its
-    ``_fit_context`` wrapper, Pipeline, GridSearchCV) and joblib.
-    """
-    frame = sys._getframe(1)
-    level = 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(
-        _INTERNAL_DIRECTORIES
-    ):
-        frame = frame.f_back
-        level += 1
-    return level
-
-
-def _warn_if_not_converged(
-    result: SolverResult, solver: str, max_iter: int, tol: float, dtype
-) -> None:
-    """Warn, in terms of what happened, when a fit stopped short of ``tol``.
-
-    No warning when the solver converged, or when a callback stopped it (the
-    user asked for that).
-    """
-    if result.status in (CONVERGED, STOPPED):
-        return
-    if _solver_tol(tol) is None:
-        reached = (
-            "the estimated relative objective gap was "
-            f"{result.gap_estimate:.3g} and the largest gradient entry "
-            f"{result.max_abs_gradient:.3g}: tol='auto' stops at an estimated "
-            f"gap of {gap_threshold(np.finfo(dtype).eps):g} with a small "
-            "preconditioned gradient"
-        )
-    else:
-        reached = (
-            f"the largest gradient entry reached {result.max_abs_gradient:.3g} > "
-            f"tol={tol:g}"
-        )
-    if result.status == MAX_ITER:
-        message = (
-            f"{solver} did not converge: it stopped after {result.n_iter} "
-            f"iterations (max_iter={max_iter}) and {reached} (scipy: "
-            f"{result.message}). Increase max_iter, standardise the features "
-            "(e.g. with sklearn.preprocessing.StandardScaler), or decrease C."
-        )
-    elif result.status == OVERFLOW:
-        message = (
-            f"{solver} stopped after {result.n_iter} iterations: "
-            f"{result.message}, so it cannot go on; {reached}. Features of this "
-            "magnitude put the Hessian, of the order of their square, beyond "
-            "float64: standardise them (e.g. with "
-            "sklearn.preprocessing.StandardScaler)."
-        )
-    elif result.n_iter == 0:
-        message = (
-            f"{solver} could not decrease the objective from its starting point "
-            f"(scipy: {result.message}); {reached}. A line search that fails "
-            "at once means the objective's scale defeats it, as features of "
-            "extreme magnitude do: standardise them (e.g. with "
-            "sklearn.preprocessing.StandardScaler)."
-        )
-    else:
-        precision = np.dtype(dtype).name
-        message = (
-            f"{solver} stopped after {result.n_iter} iterations, before "
-            f"max_iter={max_iter}, because the objective no longer decreases in "
-            f"{precision} arithmetic (scipy: {result.message}); {reached}. tol is "
-            "below what the floating-point objective resolves here, so more "
-            "iterations would not help. "
-        )
-        if result.initial_max_abs_gradient > _LARGE_INITIAL_GRADIENT:
-            message += (
-                "Gradients scale with the features (the largest entry was "
-                f"{result.initial_max_abs_gradient:.3g} at the start): "
-                "standardising them (e.g. with sklearn.preprocessing."
-                "StandardScaler) makes a small tol reachable."
-            )
-        else:
-            message += (
-                "The solution is as accurate as the arithmetic allows: use tol >= "
-                f"{result.max_abs_gradient:.1g} (or tol='auto') to accept it "
-                "silently" + (", or fit in float64." if precision == "float32" else ".")
-            )
-    warnings.warn(message, ConvergenceWarning, stacklevel=_user_stacklevel())
 
 
 class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
@@ -553,56 +321,18 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self : SoftmaxRegression
             The fitted estimator.
         """
-        _check_solver(self.solver, self.l1_ratio)
-        if _any_dask(X, y, sample_weight):
-            from . import _dask
-
-            # A Dask collection's empty pandas/NumPy counterpart has its names.
-            _check_feature_names(self, X._meta, reset=True)
-            with _dask.DaskData(
-                X,
-                y,
-                sample_weight,
-                self.class_weight,
-                self.fit_intercept,
-                type(self).__name__,
-                float(self.label_smoothing),
-            ) as data:
-                self.n_features_in_ = data.shape[1]
-                return self._fit_data(data, X, y, data.classes, sample_weight)
-        xp = dispatched_namespace(X)
-        if xp is not None:
-            from ._array_api import ArrayAPIData, validate_fit_data
-
-            X, classes, y_encoded, fit_weight, classes_host = validate_fit_data(
-                self, X, y, sample_weight, xp
-            )
-            data = ArrayAPIData(
-                X,
-                y_encoded,
-                classes_host.size,
-                fit_weight,
-                xp,
-                float(self.label_smoothing),
-            )
-            return self._fit_data(data, X, y, classes, sample_weight)
-        if get_config()["array_api_dispatch"]:
-            # NumPy X: labels and weights of another namespace follow it.
-            y, sample_weight = to_host(y), to_host(sample_weight)
-        X, y, classes, y_encoded, fit_weight = self._validate_fit_data(
-            X, y, sample_weight
-        )
-        data = InMemoryData(
-            X, y_encoded, classes.size, fit_weight, float(self.label_smoothing)
-        )
-        return self._fit_data(data, X, y, classes, sample_weight)
+        check_solver(self.solver, self.l1_ratio)
+        with backend_for(X, y, sample_weight).fit_data(
+            self, X, y, sample_weight
+        ) as fit_input:
+            return self._fit_data(*fit_input)
 
     def _fit_data(self, data, X, y, classes, sample_weight):
         """Fit on validated ``data``; ``X``, ``y`` as the callbacks see them.
 
         ``classes`` are stored as they are (NumPy, or ``y``'s namespace on the
-        array API path); the coefficients go where ``data`` says
-        (``data.from_host``, if it has one: ``X``'s namespace and device).
+        array API path); the coefficients go where ``data.from_host`` puts
+        them (``X``'s namespace and device on the array API path).
         """
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         task = self._init_callback_context(max_subtasks=self.max_iter + 1)
@@ -615,14 +345,15 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             classes,
             C=self.C,
             l1_ratio=self.l1_ratio,
-            coef0=self._warm_start_coef(classes, data.shape[1]),
+            coef0=(
+                previous_coef(self, classes, data.shape[1])
+                if self.warm_start and hasattr(self, "coef_")
+                else None
+            ),
             metadata=metadata,
         )
-        from_host = getattr(data, "from_host", None)
-        self._set_coef(coef, classes, data.shape[1], data.dtype, from_host)
-        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-        if from_host is not None:
-            self.n_iter_ = from_host(self.n_iter_)
+        self._set_coef(coef, classes, data.shape[1], data.dtype, data.from_host)
+        self.n_iter_ = data.from_host(np.array([result.n_iter], dtype=np.int32))
         task.call_on_fit_task_end(
             estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
         )
@@ -631,7 +362,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     def _solve(
         self,
         task,
-        data: InMemoryData,
+        data,
         X,
         y,
         classes,
@@ -645,8 +376,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     ) -> tuple[np.ndarray, SolverResult]:
         """Fit one ``(C, l1_ratio)`` with this estimator's solver settings.
 
-        ``data`` is what the solver sees (:class:`~._fit.InMemoryData`, or
-        a Dask cluster's); ``X`` and ``y`` are what the callbacks are shown.
+        ``data`` is what the solver sees (a backend's :class:`~._fit.FitData`);
+        ``X`` and ``y`` are what the callbacks are shown.
         Each solver iteration is a callback subtask of ``task`` (if callbacks
         are set); a ConvergenceWarning says why the solver stopped short.
         Returns the flat solution ``[W, b]`` and the solver's result.
@@ -661,11 +392,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 task,
                 self,
                 lambda coef: self._fitted_attributes(
-                    coef,
-                    classes,
-                    n_features,
-                    data.dtype,
-                    getattr(data, "from_host", None),
+                    coef, classes, n_features, data.dtype, data.from_host
                 ),
                 coef0,
                 f"{solver}-iter",
@@ -679,7 +406,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             l1_ratio=l1_ratio,
             fit_intercept=self.fit_intercept,
             solver=solver,
-            tol=_solver_tol(self.tol),
+            tol=solver_tol(self.tol),
             max_iter=self.max_iter,
             verbose=self.verbose,
             coef0=coef0,
@@ -689,93 +416,16 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         )
         if iterations is not None:
             iterations.close()
-        _warn_if_not_converged(result, solver, self.max_iter, self.tol, data.dtype)
+        warn_if_not_converged(result, solver, self.max_iter, self.tol, data.dtype)
         return coef, result
-
-    def _validate_fit_data(self, X, y, sample_weight):
-        """Validate the training data; fold class weights into sample weights.
-
-        Returns ``X`` (not copied when float32/float64 dense or CSR/CSC), ``y``,
-        the sorted classes, ``y`` as indices into them, and the sample weights
-        times the class weights (None if neither was given). For a 2-D ``y``
-        of class probabilities, the classes are ``np.arange(n_classes)`` (or
-        the DataFrame's columns) and the targets take the place of the indices.
-        """
-        columns = _target_columns(y)
-        if columns is not None:
-            return self._validate_soft_fit_data(X, y, columns, sample_weight)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=_ACCEPTED_SPARSE,
-            dtype=_ACCEPTED_DTYPES,
-            multi_output=False,
-        )
-        check_classification_targets(y)
-        classes, y_encoded = np.unique(y, return_inverse=True)
-        name = type(self).__name__
-        _check_two_classes(classes, name)
-        if sample_weight is not None or self.class_weight is not None:
-            # float64 whatever X's dtype: weights of float32 data may exceed
-            # float32's range, and they are only n_samples numbers.
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-        if self.class_weight is not None:
-            class_weight = _class_weight_per_class(
-                self.class_weight, classes, y, sample_weight
-            )
-            # A new array: the caller's sample_weight is never modified.
-            sample_weight = sample_weight * class_weight[y_encoded]
-        if sample_weight is not None:
-            _check_two_weighted_classes(
-                classes,
-                np.bincount(y_encoded, weights=sample_weight, minlength=classes.size),
-                name,
-            )
-        return X, y, classes, y_encoded, sample_weight
-
-    def _validate_soft_fit_data(self, X, y, columns, sample_weight):
-        """:meth:`_validate_fit_data` for a table of class probabilities."""
-        X = validate_data(
-            self, X, accept_sparse=_ACCEPTED_SPARSE, dtype=_ACCEPTED_DTYPES
-        )
-        targets = _check_targets(_numeric_table(y), name="y")
-        check_consistent_length(X, targets)
-        classes = np.asarray(columns)
-        name = type(self).__name__
-        if sample_weight is not None or self.class_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-        if self.class_weight is not None:
-            class_weight = _class_weight_per_class(
-                self.class_weight, classes, classes, class_sums(targets, sample_weight)
-            )
-            # A new array: the expected class weight of each sample.
-            sample_weight = sample_weight * (targets @ class_weight)
-        _check_two_weighted_classes(classes, class_sums(targets, sample_weight), name)
-        return X, y, classes, targets, sample_weight
 
     def _fitted_attributes(
         self, coef, classes, n_features: int, dtype, from_host=None
     ) -> dict:
-        """Return the fitted attributes that a flat ``[W, b]`` solution makes.
-
-        ``from_host`` moves the coefficients to where the data is (the array
-        API path); they stay NumPy arrays if it is None.
-        """
-        n_classes = classes.shape[0]
-        weights, intercept = split_coef(coef, n_classes, n_features, self.fit_intercept)
-        if intercept is None:
-            intercept = np.zeros(n_classes)
-        else:
-            intercept = intercept - intercept.mean()
-        weights, intercept = weights.astype(dtype), intercept.astype(dtype)
-        if from_host is not None:
-            weights, intercept = from_host(weights), from_host(intercept)
-        return {"classes_": classes, "coef_": weights, "intercept_": intercept}
+        """Return the fitted attributes that a flat ``[W, b]`` solution makes."""
+        return fitted_attributes(
+            coef, classes, n_features, self.fit_intercept, dtype, from_host
+        )
 
     def _set_coef(self, coef, classes, n_features: int, dtype, from_host=None) -> None:
         """Store a flat ``[W, b]`` solution as the fitted attributes."""
@@ -850,108 +500,18 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             penalty, the data (quasi-)separate a class: it names the class and
             the features, whose standard errors are then infinite.
         """
-        from ._inference import COV_TYPES, DEFAULT_MAX_BYTES, compute_inference
+        from ._inference import infer
 
-        check_is_fitted(self)
-        if _any_dask(X, y, sample_weight):
-            raise TypeError(
-                "inference builds the Hessian in memory: pass NumPy data (a "
-                "Dask collection's .compute(), or a sample that fits)."
-            )
-        # Device arrays (array API): the Hessian is built on the host.
-        X, y, sample_weight = to_host(X), to_host(y), to_host(sample_weight)
-        # SoftmaxRegressionCV: the chosen C and l1_ratio, of a refitted model.
-        if hasattr(self, "C_") and not getattr(self, "refit", True):
-            raise ValueError(
-                "inference needs the estimate of one objective; refit=False "
-                "averages the folds' coefficients. Fit with refit=True."
-            )
-        C = float(self.C_ if hasattr(self, "C_") else self.C)
-        l1_ratio = float(
-            self.l1_ratio_ if hasattr(self, "l1_ratio_") else self.l1_ratio
-        )
-        if cov_type not in COV_TYPES:
-            raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
-        if not (isinstance(alpha, Real) and 0.0 < alpha < 1.0):
-            raise ValueError(f"alpha must be in (0, 1); got {alpha!r}.")
-        if l1_ratio > 0:
-            raise ValueError(
-                f"inference needs a smooth objective; l1_ratio={l1_ratio} "
-                "makes the penalty non-differentiable where coefficients are "
-                "zero. Refit with l1_ratio=0 (on the features it kept, for "
-                "example) to infer."
-            )
-        if getattr(self, "label_smoothing", 0.0):
-            raise ValueError(
-                "inference is for the likelihood of the labels; "
-                f"label_smoothing={self.label_smoothing} fits other targets. "
-                "Refit with label_smoothing=0."
-            )
-        if _target_columns(y) is not None:
-            raise ValueError(
-                "inference needs class labels (1-D y); the model's likelihood "
-                "for class-probability targets is not a sampling model."
-            )
-        X = validate_data(
-            self, X, accept_sparse=_ACCEPTED_SPARSE, dtype=np.float64, reset=False
-        )
-        y = np.asarray(y)
-        check_consistent_length(X, y)
-        classes = to_host(self.classes_)
-        y_index = np.searchsorted(classes, y)
-        y_index = np.clip(y_index, 0, classes.size - 1)
-        unknown = classes[y_index] != y
-        if unknown.any():
-            raise ValueError(
-                f"y holds labels the model was not fitted on, e.g. "
-                f"{y[unknown][0]!r}; its classes are {classes.tolist()}."
-            )
-        weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        if self.class_weight is not None:
-            weight = (
-                weight
-                * _class_weight_per_class(self.class_weight, classes, y, weight)[
-                    y_index
-                ]
-            )
-        if reference_class is None:
-            reference = 0
-        else:
-            matches = np.flatnonzero(classes == reference_class)
-            if matches.size == 0:
-                raise ValueError(
-                    f"reference_class={reference_class!r} is not one of the "
-                    f"classes {classes.tolist()}."
-                )
-            reference = int(matches[0])
-        coef = to_host(self.coef_)
-        coef = coef.toarray() if sp.issparse(coef) else np.asarray(coef)
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = [f"x{j}" for j in range(X.shape[1])]
-        coef = coef.astype(np.float64)
-        intercept = to_host(self.intercept_).astype(np.float64)
-        # The fitted probabilities, in float64, from the validated X.
-        probabilities = safe_sparse_dot(X, coef.T, dense_output=True) + intercept
-        _softmax_inplace(probabilities, axis=1)
-        return compute_inference(
-            X=X,
-            y_index=y_index,
-            probabilities=probabilities,
-            coef=coef,
-            intercept=intercept,
-            sample_weight=weight,
-            classes=classes,
-            reference=reference,
-            C=C,
-            fit_intercept=self.fit_intercept,
+        return infer(
+            self,
+            X,
+            y,
+            sample_weight,
             cov_type=cov_type,
             groups=groups,
-            alpha=float(alpha),
-            feature_names=list(names),
-            max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes),
+            reference_class=reference_class,
+            alpha=alpha,
+            max_bytes=max_bytes,
         )
 
     def densify(self):
@@ -992,49 +552,6 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self.coef_ = sp.csr_matrix(self.coef_)
         return self
 
-    def _warm_start_coef(self, classes, n_features: int):
-        """Return the previous solution as a flat ``[W, b]`` if warm starting."""
-        if not (self.warm_start and hasattr(self, "coef_")):
-            return None
-        # The previous fit's attributes may be of another namespace or device.
-        classes, previous_classes = to_host(classes), to_host(self.classes_)
-        if not np.array_equal(classes, previous_classes) or (
-            self.coef_.shape[1] != n_features
-        ):
-            raise ValueError(
-                "warm_start=True needs the same classes and number of features "
-                f"as the previous fit: it had classes {previous_classes.tolist()} "
-                f"and {self.coef_.shape[1]} features, this data has "
-                f"{classes.tolist()} and {n_features}. Set warm_start=False "
-                "to start afresh."
-            )
-        coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
-        parts = [to_host(coef).ravel()]
-        if self.fit_intercept:
-            parts.append(to_host(self.intercept_))
-        return np.concatenate(parts).astype(np.float64)
-
-    def _raw_prediction(self, X, method: str):
-        """Validate ``X`` and return the scores, of shape (n_samples, n_classes).
-
-        Also returns the namespace of ``X`` if it is not NumPy's (array API
-        dispatch), else None. ``method`` names the caller in errors.
-        """
-        check_is_fitted(self)
-        check_same_namespace(X, self, attribute="coef_", method=method)
-        xp = dispatched_namespace(X)
-        if xp is not None:
-            from ._array_api import linear_scores
-
-            X = validate_data(self, X, dtype=[xp.float64, xp.float32], reset=False)
-            return linear_scores(X, self.coef_, self.intercept_, xp), xp
-        X = validate_data(
-            self, X, accept_sparse=_ACCEPTED_SPARSE, dtype=_ACCEPTED_DTYPES, reset=False
-        )
-        raw_prediction = safe_sparse_dot(X, self.coef_.T, dense_output=True)
-        raw_prediction += self.intercept_
-        return raw_prediction, None
-
     def decision_function(self, X):
         r"""Raw scores of each class.
 
@@ -1050,12 +567,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             :math:`z_{i1} - z_{i0}` of ``classes_[1]`` over ``classes_[0]``:
             positive means ``classes_[1]`` is predicted.
         """
-        if _any_dask(X):
-            return self._predict_dask(X, "decision_function")
-        raw_prediction, _ = self._raw_prediction(X, "decision_function")
-        if raw_prediction.shape[1] == 2:
-            return raw_prediction[:, 1] - raw_prediction[:, 0]
-        return raw_prediction
+        return backend_for(X).predict(self, X, "decision_function")
 
     def predict(self, X):
         """Most probable class of each sample.
@@ -1070,19 +582,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``; ties go to the first class.
         """
-        if _any_dask(X):
-            return self._predict_dask(X, "predict")
-        raw_prediction, xp = self._raw_prediction(X, "predict")
-        if xp is None:
-            return self.classes_[np.argmax(raw_prediction, axis=1)]
-        from ._array_api import take_classes
-
-        return take_classes(
-            self.classes_,
-            xp.argmax(raw_prediction, axis=1),
-            xp,
-            get_namespace_and_device(raw_prediction)[2],
-        )
+        return backend_for(X).predict(self, X, "predict")
 
     def predict_proba(self, X):
         """Probability of each class: the softmax of the scores.
@@ -1097,11 +597,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         probabilities : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; each row sums to one.
         """
-        if _any_dask(X):
-            return self._predict_dask(X, "predict_proba")
-        raw_prediction, xp = self._raw_prediction(X, "predict_proba")
-        _softmax_inplace(raw_prediction, axis=1, xp=xp)
-        return raw_prediction
+        return backend_for(X).predict(self, X, "predict_proba")
 
     def score(self, X, y, sample_weight=None):
         r"""Mean accuracy of :meth:`predict` on ``X`` against ``y``.
@@ -1125,26 +621,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             the prediction matches a label drawn from :math:`q_i` (for one-hot
             rows, the accuracy).
         """
-        if _any_dask(X, y, sample_weight):
-            from ._dask import score
-
-            check_is_fitted(self)
-            return score(self, X, y, sample_weight)
-        if _target_columns(y) is not None:
-            check_is_fitted(self)
-            raw_prediction, xp = self._raw_prediction(X, "score")
-            if xp is not None:
-                from ._array_api import expected_accuracy
-
-                return expected_accuracy(raw_prediction, y, sample_weight, xp)
-            targets = _check_targets(
-                _numeric_table(y), self.classes_.shape[0], name="y"
-            )
-            check_consistent_length(raw_prediction, targets, sample_weight)
-            predicted = np.argmax(raw_prediction, axis=1)
-            hits = targets[np.arange(predicted.size), predicted]
-            return float(np.average(hits, weights=sample_weight))
-        return super().score(X, y, sample_weight=sample_weight)
+        return backend_for(X, y, sample_weight).score(self, X, y, sample_weight)
 
     def predict_log_proba(self, X):
         """Logarithm of the probability of each class, through log-sum-exp.
@@ -1161,14 +638,4 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         log_probabilities : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        if _any_dask(X):
-            return self._predict_dask(X, "predict_log_proba")
-        raw_prediction, xp = self._raw_prediction(X, "predict_log_proba")
-        return _log_softmax(raw_prediction, axis=1, xp=np if xp is None else xp)
-
-    def _predict_dask(self, X, method: str):
-        """Return ``method`` on a Dask ``X``: a lazy Dask array, chunk for chunk."""
-        from ._dask import predict
-
-        check_is_fitted(self)
-        return predict(self, X, method)
+        return backend_for(X).predict(self, X, "predict_log_proba")

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 import numpy as np
-import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 
+from ._arrays import is_sparse
+from ._checks import user_stacklevel
+from ._coef import initial_coef, n_coef
 from ._linear_loss import LinearSoftmaxLoss, SplitL1Loss
-from ._loss import _weight_sum_factors
-from ._parallel import evaluation_threads, threads_for_work
-from ._scaling import (
-    DiagonalScaling,
-    class_priors,
-    prior_intercepts,
-    weighted_column_square_means,
-)
+from ._scaling import DiagonalScaling
 from ._solvers import (
+    CONVERGED,
+    MAX_ITER,
     NEWTON_METHODS,
+    OVERFLOW,
+    STOPPED,
     IterationCallback,
     SolverResult,
+    gap_threshold,
     minimize_lbfgs,
     minimize_newton,
 )
@@ -38,6 +39,50 @@ _SCALING_MIN_ENTRIES = 1_000_000
 _DENSE_HESSIAN_MAX_WORK = 1_000_000
 
 
+class FitData(Protocol):
+    """What a fit needs of the training data, whichever backend holds it.
+
+    Each backend (:mod:`softmax_regression._backends`) provides it in its own
+    way: in memory, summed over a Dask cluster's workers, or on a device. The
+    labels and sample weights (class weights folded in) are the backend's;
+    only their sums cross to the fit, and only coefficient-sized vectors
+    cross back and forth during the solve.
+    """
+
+    #: The training data as given to the backend (for its shape and kind).
+    X: object
+    #: (n_samples, n_features).
+    shape: tuple[int, int]
+    #: The NumPy dtype of the arithmetic (float32 or float64).
+    dtype: np.dtype
+    n_classes: int
+    #: Whether X is sparse (CSR/CSC, or a Dask array of them).
+    sparse: bool
+    #: Whether the data term can form the Hessian (``hessian(coef)``), for
+    #: :func:`forms_hessian`.
+    can_form_hessian: bool
+
+    def entries(self) -> int:
+        """Return the stored entries of ``X``: the work of one pass, per class."""
+
+    def class_priors(self) -> np.ndarray:
+        """Weighted class shares of the (smoothed) targets, on the host."""
+
+    def weight_sum_factors(self) -> tuple[float, float]:
+        """Return the weight sum in two factors (``_weights.weight_sum_factors``)."""
+
+    def column_square_means(self) -> np.ndarray:
+        """Weighted column means of the squares of ``X``, float64, on the host."""
+
+    def objective(
+        self, l2_reg_strength: float, fit_intercept: bool, n_threads: int | None
+    ) -> AbstractContextManager[LinearSoftmaxLoss]:
+        """Open the penalised objective over this data's term."""
+
+    def from_host(self, array: np.ndarray):
+        """Return a fitted attribute where the data is (or as it is)."""
+
+
 def forms_hessian(data, solver: str, l1_ratio: float) -> bool:
     """Whether the Newton solvers multiply by a Hessian formed once per point.
 
@@ -46,18 +91,13 @@ def forms_hessian(data, solver: str, l1_ratio: float) -> bool:
     the arithmetic a fraction of one; formed once per iteration, each of the
     inner CG's products is a matrix-vector product.
     """
-    n_coef = data.n_classes * (data.shape[1] + 1)
+    n_coef_bound = n_coef(data.n_classes, data.shape[1], True)
     return (
-        isinstance(data, InMemoryData)
+        data.can_form_hessian
         and solver in NEWTON_METHODS
         and l1_ratio == 0
-        and data.shape[0] * n_coef**2 <= _DENSE_HESSIAN_MAX_WORK
+        and data.shape[0] * n_coef_bound**2 <= _DENSE_HESSIAN_MAX_WORK
     )
-
-
-def is_sparse(X) -> bool:
-    """Whether ``X`` is a scipy.sparse matrix, or a Dask array of them."""
-    return sp.issparse(X) or sp.issparse(getattr(X, "_meta", None))
 
 
 def changes_variables(X, l1_ratio: float) -> bool:
@@ -96,106 +136,8 @@ def resolve_solver(solver: str, X, l1_ratio: float) -> str:
     return "lbfgs" if l1_ratio > 0 or changes_variables(X, l1_ratio) else "newton-cg"
 
 
-def initial_coef(
-    priors: np.ndarray, n_features: int, fit_intercept: bool
-) -> np.ndarray:
-    """Return the starting point: ``W = 0``, intercepts at the log class priors.
-
-    The intercepts minimise the objective for ``W = 0`` (a constant model
-    predicts the weighted class shares ``priors``), saving the solvers the
-    iterations that find them from zero. Flat ``[W, b]``, float64.
-    """
-    n_classes = priors.size
-    coef = np.zeros(n_classes * (n_features + fit_intercept))
-    if fit_intercept:
-        coef[n_classes * n_features :] = prior_intercepts(priors)
-    return coef
-
-
-class InMemoryData:
-    """Training data in memory, as a fit sees it.
-
-    What :func:`fit_coef` needs of the data, which another backend provides
-    in its own way (``softmax_regression._dask.DaskData`` sums it over a
-    cluster's workers): the shape, dtype and kind of ``X``, the weighted class
-    shares, the weight sum, the weighted column means of squares, and the
-    objective with its data term.
-
-    Parameters
-    ----------
-    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-        Validated training data, float32 or float64.
-    y : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        Class indices in ``[0, n_classes)``, or class probabilities.
-    n_classes : int
-        Number of classes.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Non-negative weights with a positive sum (class weights included).
-    label_smoothing : float, default=0.0
-        The share of each target spread uniformly over the classes.
-    """
-
-    def __init__(
-        self,
-        X,
-        y: np.ndarray,
-        n_classes: int,
-        sample_weight: np.ndarray | None,
-        label_smoothing: float = 0.0,
-    ) -> None:
-        self.X = X
-        self.y = y
-        self.n_classes = n_classes
-        self.sample_weight = sample_weight
-        self.label_smoothing = label_smoothing
-        self.shape = X.shape
-        self.dtype = X.dtype
-        self.sparse = sp.issparse(X)
-
-    def entries(self) -> int:
-        """Return the stored entries of ``X``: the work of one pass, per class."""
-        return self.X.nnz if self.sparse else self.shape[0] * self.shape[1]
-
-    def class_priors(self) -> np.ndarray:
-        return class_priors(
-            self.y, self.n_classes, self.sample_weight, self.label_smoothing
-        )
-
-    def weight_sum_factors(self) -> tuple[float, float]:
-        return _weight_sum_factors(self.sample_weight, self.shape[0])
-
-    def column_square_means(self) -> np.ndarray:
-        return weighted_column_square_means(self.X, self.sample_weight)
-
-    @contextmanager
-    def objective(
-        self, l2_reg_strength: float, fit_intercept: bool, n_threads: int | None
-    ) -> Iterator[LinearSoftmaxLoss]:
-        """Open the objective, its threads running while the context is open.
-
-        BLAS is pinned before the evaluation threads start and released after
-        they are joined (contexts exit in reverse order), also on an exception.
-        """
-        if n_threads is None:
-            n_threads = threads_for_work(self.entries() * self.n_classes)
-        with (
-            evaluation_threads(n_threads) as n_threads,
-            LinearSoftmaxLoss(
-                self.X,
-                self.y,
-                self.n_classes,
-                self.sample_weight,
-                l2_reg_strength=l2_reg_strength,
-                fit_intercept=fit_intercept,
-                n_threads=n_threads,
-                label_smoothing=self.label_smoothing,
-            ) as loss,
-        ):
-            yield loss
-
-
 def fit_coef(
-    data: InMemoryData,
+    data: FitData,
     *,
     C: float,
     l1_ratio: float,
@@ -224,10 +166,9 @@ def fit_coef(
 
     Parameters
     ----------
-    data : InMemoryData, DaskData or ArrayAPIData
+    data : FitData
         The training data, its labels and sample weights (class weights
-        included), as :class:`InMemoryData` describes it (a Dask cluster's, or
-        arrays on a device: :mod:`._dask`, :mod:`._array_api`).
+        included), from a backend (:mod:`softmax_regression._backends`).
     C : float
         Inverse penalty strength, in ``(0, inf]``.
     l1_ratio : float
@@ -268,7 +209,7 @@ def fit_coef(
     n_classes = data.n_classes
     solver = resolve_solver(solver, data.X, l1_ratio)
     if solver == "trust-krylov" and l1_ratio == 0:
-        _warn_about_trlib_memory(n_classes * (n_features + fit_intercept))
+        _warn_about_trlib_memory(n_coef(n_classes, n_features, fit_intercept))
     largest_weight, relative_weight_sum = data.weight_sum_factors()
     priors = data.class_priors()
     if coef0 is None:
@@ -386,5 +327,86 @@ def _warn_about_trlib_memory(n_coef: int) -> None:
             "coefficients (16 * n_coef**2 bytes, at most 8 GB). solver='trust-ncg' "
             "or 'newton-cg' use the same Hessian products in O(n_coef) memory.",
             ResourceWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
+
+
+def solver_tol(tol) -> float | None:
+    """Return the drivers' ``tol``: None for ``"auto"`` (the decrease test)."""
+    return None if isinstance(tol, str) else float(tol)
+
+
+# At the starting point the gradient is a weighted mean of features times
+# (probability - label): with standardised features it is below a few units.
+_LARGE_INITIAL_GRADIENT = 100.0
+
+
+def warn_if_not_converged(
+    result: SolverResult, solver: str, max_iter: int, tol: float, dtype
+) -> None:
+    """Warn, in terms of what happened, when a fit stopped short of ``tol``.
+
+    No warning when the solver converged, or when a callback stopped it (the
+    user asked for that).
+    """
+    if result.status in (CONVERGED, STOPPED):
+        return
+    if solver_tol(tol) is None:
+        reached = (
+            "the estimated relative objective gap was "
+            f"{result.gap_estimate:.3g} and the largest gradient entry "
+            f"{result.max_abs_gradient:.3g}: tol='auto' stops at an estimated "
+            f"gap of {gap_threshold(np.finfo(dtype).eps):g} with a small "
+            "preconditioned gradient"
+        )
+    else:
+        reached = (
+            f"the largest gradient entry reached {result.max_abs_gradient:.3g} > "
+            f"tol={tol:g}"
+        )
+    if result.status == MAX_ITER:
+        message = (
+            f"{solver} did not converge: it stopped after {result.n_iter} "
+            f"iterations (max_iter={max_iter}) and {reached} (scipy: "
+            f"{result.message}). Increase max_iter, standardise the features "
+            "(e.g. with sklearn.preprocessing.StandardScaler), or decrease C."
+        )
+    elif result.status == OVERFLOW:
+        message = (
+            f"{solver} stopped after {result.n_iter} iterations: "
+            f"{result.message}, so it cannot go on; {reached}. Features of this "
+            "magnitude put the Hessian, of the order of their square, beyond "
+            "float64: standardise them (e.g. with "
+            "sklearn.preprocessing.StandardScaler)."
+        )
+    elif result.n_iter == 0:
+        message = (
+            f"{solver} could not decrease the objective from its starting point "
+            f"(scipy: {result.message}); {reached}. A line search that fails "
+            "at once means the objective's scale defeats it, as features of "
+            "extreme magnitude do: standardise them (e.g. with "
+            "sklearn.preprocessing.StandardScaler)."
+        )
+    else:
+        precision = np.dtype(dtype).name
+        message = (
+            f"{solver} stopped after {result.n_iter} iterations, before "
+            f"max_iter={max_iter}, because the objective no longer decreases in "
+            f"{precision} arithmetic (scipy: {result.message}); {reached}. tol is "
+            "below what the floating-point objective resolves here, so more "
+            "iterations would not help. "
+        )
+        if result.initial_max_abs_gradient > _LARGE_INITIAL_GRADIENT:
+            message += (
+                "Gradients scale with the features (the largest entry was "
+                f"{result.initial_max_abs_gradient:.3g} at the start): "
+                "standardising them (e.g. with sklearn.preprocessing."
+                "StandardScaler) makes a small tol reachable."
+            )
+        else:
+            message += (
+                "The solution is as accurate as the arithmetic allows: use tol >= "
+                f"{result.max_abs_gradient:.1g} (or tol='auto') to accept it "
+                "silently" + (", or fit in float64." if precision == "float32" else ".")
+            )
+    warnings.warn(message, ConvergenceWarning, stacklevel=user_stacklevel())

@@ -54,10 +54,25 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import linalg, stats
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._arrays import to_host
+from ._backends import backend_for
+from ._backends.memory import ACCEPTED_SPARSE
+from ._checks import target_columns
+from ._loss import _softmax_inplace
+from ._scores import linear_scores
+from ._weights import class_totals, class_weight_per_class, fold_class_weight
 
 __all__ = ["InferenceResult", "SeparationWarning"]
 
@@ -324,6 +339,125 @@ def _check_size(n_params: int, max_bytes: int) -> None:
         )
 
 
+def infer(
+    estimator,
+    X,
+    y,
+    sample_weight=None,
+    *,
+    cov_type: str = "nonrobust",
+    groups=None,
+    reference_class=None,
+    alpha: float = 0.05,
+    max_bytes: int | None = None,
+) -> InferenceResult:
+    """``estimator.inference(...)``: check the model and the data, then infer.
+
+    The data are brought to the host (device arrays; Dask collections are
+    refused: the Hessian is built in memory) and validated against the
+    fitted model; the sample weights times the model's class weights are the
+    frequency weights of the likelihood.
+    """
+    check_is_fitted(estimator)
+    X, y, sample_weight = backend_for(X, y, sample_weight).memory_input(
+        estimator, X, y, sample_weight, "inference"
+    )
+    # SoftmaxRegressionCV: the chosen C and l1_ratio, of a refitted model.
+    if hasattr(estimator, "C_") and not getattr(estimator, "refit", True):
+        raise ValueError(
+            "inference needs the estimate of one objective; refit=False "
+            "averages the folds' coefficients. Fit with refit=True."
+        )
+    C = float(estimator.C_ if hasattr(estimator, "C_") else estimator.C)
+    l1_ratio = float(
+        estimator.l1_ratio_ if hasattr(estimator, "l1_ratio_") else estimator.l1_ratio
+    )
+    if cov_type not in COV_TYPES:
+        raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
+    if not (isinstance(alpha, Real) and 0.0 < alpha < 1.0):
+        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}.")
+    if l1_ratio > 0:
+        raise ValueError(
+            f"inference needs a smooth objective; l1_ratio={l1_ratio} "
+            "makes the penalty non-differentiable where coefficients are "
+            "zero. Refit with l1_ratio=0 (on the features it kept, for "
+            "example) to infer."
+        )
+    if getattr(estimator, "label_smoothing", 0.0):
+        raise ValueError(
+            "inference is for the likelihood of the labels; "
+            f"label_smoothing={estimator.label_smoothing} fits other targets. "
+            "Refit with label_smoothing=0."
+        )
+    if target_columns(y) is not None:
+        raise ValueError(
+            "inference needs class labels (1-D y); the model's likelihood "
+            "for class-probability targets is not a sampling model."
+        )
+    X = validate_data(
+        estimator, X, accept_sparse=ACCEPTED_SPARSE, dtype=np.float64, reset=False
+    )
+    y = np.asarray(y)
+    check_consistent_length(X, y)
+    classes = to_host(estimator.classes_)
+    y_index = np.searchsorted(classes, y)
+    y_index = np.clip(y_index, 0, classes.size - 1)
+    unknown = classes[y_index] != y
+    if unknown.any():
+        raise ValueError(
+            f"y holds labels the model was not fitted on, e.g. "
+            f"{y[unknown][0]!r}; its classes are {classes.tolist()}."
+        )
+    weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    if estimator.class_weight is not None:
+        per_class = class_weight_per_class(
+            estimator.class_weight,
+            classes,
+            classes,
+            class_totals(y_index, classes.size, weight),
+        )
+        weight = fold_class_weight(weight, per_class, y_index)
+    if reference_class is None:
+        reference = 0
+    else:
+        matches = np.flatnonzero(classes == reference_class)
+        if matches.size == 0:
+            raise ValueError(
+                f"reference_class={reference_class!r} is not one of the "
+                f"classes {classes.tolist()}."
+            )
+        reference = int(matches[0])
+    coef = to_host(estimator.coef_)
+    coef = coef.toarray() if sp.issparse(coef) else np.asarray(coef)
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        names = [f"x{j}" for j in range(X.shape[1])]
+    coef = coef.astype(np.float64)
+    intercept = to_host(estimator.intercept_).astype(np.float64)
+    # The fitted probabilities, in float64, from the validated X.
+    probabilities = linear_scores(X, coef, intercept)
+    _softmax_inplace(probabilities, axis=1)
+    return compute_inference(
+        X=X,
+        y_index=y_index,
+        probabilities=probabilities,
+        coef=coef,
+        intercept=intercept,
+        sample_weight=weight,
+        classes=classes,
+        reference=reference,
+        C=C,
+        fit_intercept=estimator.fit_intercept,
+        cov_type=cov_type,
+        groups=groups,
+        alpha=float(alpha),
+        feature_names=list(names),
+        max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes),
+    )
+
+
 def compute_inference(
     *,
     X,
@@ -368,7 +502,7 @@ def compute_inference(
     true_probability = probabilities[rows, y_index]
     with np.errstate(divide="ignore"):
         llf = float(np.dot(s, np.log(true_probability)))
-    shares = np.bincount(y_index, weights=s, minlength=n_classes)
+    shares = class_totals(y_index, n_classes, s)
     present = shares > 0
     llnull = float(np.dot(shares[present], np.log(shares[present] / nobs)))
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from ._loss import _normalised_weights
-from ._shard import CrossEntropyShard, split_coef
+from ._coef import n_coef, split_coef
 
 
 class LinearSoftmaxLoss:
@@ -41,10 +40,12 @@ class LinearSoftmaxLoss:
     scikit-learn's ``LogisticRegression(C=C)`` minimises this with
     :math:`\lambda = 1 / (C S)`; the intercepts are not penalised.
 
-    The data term (the first sum) is a :class:`~._shard.CrossEntropyShard`
-    over all the rows, evaluated by threads (see there); another backend
-    passes its own ``data_term`` with the same ``loss_gradient(coef)`` and
-    ``hessp(coef, direction)`` (a Dask cluster's sum over its workers' shards).
+    The data term (the first sum) is an object with ``loss_gradient(coef)``,
+    ``hessp(coef, direction)`` and ``close()`` in the conventions below (and
+    ``hessian(coef)`` for :meth:`dense_hessp`): a
+    :class:`~._shard.CrossEntropyShard` over all the rows in memory, summed
+    over a Dask cluster's workers, or on a device. It is built by a backend
+    (:mod:`softmax_regression._backends`), never here.
 
     Conventions
     -----------
@@ -54,61 +55,31 @@ class LinearSoftmaxLoss:
 
     Parameters
     ----------
-    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-        Training data, float32 or float64, C or F order, or CSR/CSC. It is
-        referenced, never copied nor modified. Ignored if ``data_term`` is
-        given, except for its shape.
-    y : ndarray of shape (n_samples,) or (n_samples, n_classes), or None
-        Class indices in ``[0, n_classes)``, or class probabilities.
+    data_term : object
+        The data term, as above. Closed with this object.
     n_classes : int
         Number of classes, at least 2.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Non-negative weights :math:`s_i` with a positive sum; ``None`` means
-        all ones.
+    n_features : int
+        Number of features.
     l2_reg_strength : float
         :math:`\lambda >= 0`.
     fit_intercept : bool
         Whether ``coef`` ends with the intercepts.
-    n_threads : int, default=1
-        Threads evaluating blocks in parallel.
-    data_term : object, optional
-        The data term, if not the in-memory one: ``loss_gradient(coef)``,
-        ``hessp(coef, direction)`` and ``close()``, in the conventions above.
-    label_smoothing : float, default=0.0
-        The in-memory data term's label smoothing (see
-        :class:`~._shard.CrossEntropyShard`).
     """
 
     def __init__(
         self,
-        X,
-        y: np.ndarray | None,
+        data_term,
         n_classes: int,
-        sample_weight: np.ndarray | None,
+        n_features: int,
         l2_reg_strength: float,
         fit_intercept: bool,
-        n_threads: int = 1,
-        data_term=None,
-        label_smoothing: float = 0.0,
     ) -> None:
+        self.data_term = data_term
         self.n_classes = n_classes
-        self.n_samples, self.n_features = X.shape
+        self.n_features = n_features
         self.l2_reg_strength = float(l2_reg_strength)
         self.fit_intercept = fit_intercept
-        if data_term is None:
-            data_term = _InMemoryDataTerm(
-                X,
-                CrossEntropyShard(
-                    X,
-                    y,
-                    n_classes,
-                    _normalised_weights(sample_weight, self.n_samples),
-                    fit_intercept,
-                    n_threads,
-                    label_smoothing=label_smoothing,
-                ),
-            )
-        self.data_term = data_term
 
     def close(self) -> None:
         """Release what the data term holds (its threads)."""
@@ -123,7 +94,7 @@ class LinearSoftmaxLoss:
     @property
     def n_coef(self) -> int:
         """Length of the flat coefficient vector."""
-        return self.n_classes * (self.n_features + self.fit_intercept)
+        return n_coef(self.n_classes, self.n_features, self.fit_intercept)
 
     def unpack(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Split a flat ``coef`` into weights and intercepts.
@@ -227,26 +198,6 @@ class LinearSoftmaxLoss:
                 return matrix @ direction
 
         return hessp
-
-
-class _InMemoryDataTerm:
-    """A shard over all the rows of in-memory ``X``, evaluated by its threads."""
-
-    def __init__(self, X, shard: CrossEntropyShard) -> None:
-        self.X = X
-        self.shard = shard
-
-    def loss_gradient(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
-        return self.shard.loss_gradient(self.X, coef)
-
-    def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
-        return self.shard.hessp(self.X, coef, direction)
-
-    def hessian(self, coef: np.ndarray) -> np.ndarray:
-        return self.shard.hessian(self.X, coef)
-
-    def close(self) -> None:
-        self.shard.close()
 
 
 class SplitL1Loss:

@@ -1,8 +1,8 @@
 r"""Softmax, log-softmax and the cross-entropy loss on raw scores.
 
-This module is pure NumPy: no scikit-learn, no model, no penalty. It works on
-``raw_prediction``, the unnormalised scores (logits) :math:`z`, of a batch of
-samples.
+This module computes in NumPy: no model, no penalty (sample weights are
+normalised by :mod:`._weights`). It works on ``raw_prediction``, the
+unnormalised scores (logits) :math:`z`, of a batch of samples.
 
 Notation, used in every docstring of the package: for one sample with raw
 scores :math:`z \in \mathbb{R}^K` over :math:`K` classes,
@@ -35,6 +35,8 @@ from numbers import Real
 
 import numpy as np
 
+from ._weights import normalised_weights
+
 __all__ = ["cross_entropy", "cross_entropy_grad", "log_softmax", "softmax"]
 
 
@@ -60,7 +62,7 @@ def _softmax_inplace(raw_prediction, axis: int, xp=None):
         The class axis.
     xp : array namespace, optional
         The namespace of ``raw_prediction`` if it is not a NumPy array (an
-        array API namespace, see :mod:`softmax_regression._array_api`).
+        array API namespace, see :mod:`softmax_regression._backends.array_api`).
 
     Returns
     -------
@@ -151,52 +153,6 @@ def _log_softmax(raw_prediction, axis: int, xp):
     sum_exp = xp.sum(xp.exp(shifted), axis=axis, keepdims=True)
     shifted -= xp.log(sum_exp)
     return shifted
-
-
-def _weight_sum_factors(
-    sample_weight: np.ndarray | None, n_samples: int
-) -> tuple[float, float]:
-    r"""Return :math:`S = \sum_i s_i` as two factors that cannot overflow.
-
-    The largest weight :math:`m` and :math:`S / m`: dividing by the largest
-    weight before summing keeps the sum finite where :math:`S` itself
-    exceeds the float64 range (two weights of 1e308 each).
-
-    Parameters
-    ----------
-    sample_weight : ndarray of shape (n_samples,) or None
-        Finite, non-negative weights with a positive sum; None means all ones.
-    n_samples : int
-        Number of samples.
-
-    Returns
-    -------
-    largest : float
-        :math:`m = \max_i s_i` (1 if ``sample_weight`` is None).
-    relative_sum : float
-        :math:`S / m` (``n_samples`` if ``sample_weight`` is None).
-    """
-    if sample_weight is None:
-        return 1.0, float(n_samples)
-    largest = float(np.max(sample_weight))
-    return largest, float(np.sum(np.asarray(sample_weight, dtype=np.float64) / largest))
-
-
-def _normalised_weights(sample_weight: np.ndarray | None, n_samples: int) -> np.ndarray:
-    """Return the weights over their sum, :math:`s_i / S`, as float64.
-
-    Computed as :math:`(s_i / m) / (S / m)` (see :func:`_weight_sum_factors`),
-    so it sums to one also where :math:`S` overflows.
-    """
-    if sample_weight is None:
-        return np.full(n_samples, 1.0 / n_samples)
-    # The quotient s_i / m and its sum, as _weight_sum_factors computes them,
-    # divided once rather than twice.
-    normalised_weight = np.asarray(sample_weight, dtype=np.float64) / float(
-        np.max(sample_weight)
-    )
-    normalised_weight /= float(np.sum(normalised_weight))
-    return normalised_weight
 
 
 def _check_targets(
@@ -358,7 +314,7 @@ def _check_labels_and_weights(raw_prediction, y, sample_weight):
             raise ValueError("sample_weight must be finite and non-negative.")
         if not np.any(sample_weight > 0):
             raise ValueError("sample_weight must have a positive sum.")
-    normalised_weight = _normalised_weights(sample_weight, n_samples)
+    normalised_weight = normalised_weights(sample_weight, n_samples)
     return raw_prediction, y, normalised_weight, single_sample
 
 

@@ -1,7 +1,7 @@
-"""The starting point and a diagonal change of variables for the solvers.
+"""A diagonal change of variables for the solvers, from the Hessian at the start.
 
-Both sit above the data term: they read ``X`` once (a weighted column sum of
-squares) and wrap an objective's ``(loss, gradient)`` and Hessian product,
+It sits above the data term: it reads ``X`` once (a weighted column sum of
+squares) and wraps an objective's ``(loss, gradient)`` and Hessian product,
 whatever computes them.
 """
 
@@ -10,71 +10,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ._weights import relative_weights
+
 # Entries of X squared at a time (float64 temporaries of 256 KiB).
 _BLOCK_ELEMENTS = 2**15
-
-
-def class_priors(
-    y: np.ndarray, n_classes: int, sample_weight, label_smoothing: float = 0.0
-) -> np.ndarray:
-    """Return the weighted share of each class, shape (n_classes,).
-
-    ``y`` holds class indices, or class probabilities (n_samples, n_classes),
-    whose weighted column sums are the shares. With label smoothing the
-    shares of the smoothed targets, ``(1 - eps) * shares + eps / n_classes``.
-    """
-    relative = _relative(sample_weight)
-    if y.ndim == 2:
-        counts = class_sums(y, relative)
-    else:
-        counts = np.bincount(y, weights=relative, minlength=n_classes)
-    return smoothed_shares(counts / counts.sum(), label_smoothing)
-
-
-def smoothed_shares(priors: np.ndarray, label_smoothing: float) -> np.ndarray:
-    """Return the class shares of the label-smoothed targets.
-
-    ``(1 - eps) * priors + eps / n_classes``: the targets' shares after each
-    target is mixed with the uniform distribution (``priors`` if eps is 0).
-    """
-    if not label_smoothing:
-        return priors
-    return (1.0 - label_smoothing) * priors + label_smoothing / priors.size
-
-
-def class_sums(targets: np.ndarray, sample_weight=None) -> np.ndarray:
-    """Return ``sum_i s_i q_ik`` for each class ``k`` of a probability table.
-
-    Summed in row order, as ``np.bincount`` sums the weights of each label, so
-    that one-hot rows give bit for bit the sums the labels give (a weighted
-    count adds zeros for the other classes, which changes no bit).
-    """
-    n_samples, n_classes = targets.shape
-    row = np.zeros(n_samples, dtype=np.intp)
-    sums = np.empty(n_classes)
-    for k in range(n_classes):
-        column = targets[:, k].astype(np.float64)
-        if sample_weight is not None:
-            column *= sample_weight
-        sums[k] = np.bincount(row, weights=column, minlength=1)[0]
-    return sums
-
-
-def _relative(sample_weight):
-    """Weights over the largest one: sums that cannot overflow, same shares."""
-    if sample_weight is None:
-        return None
-    return sample_weight / np.max(sample_weight)
-
-
-def prior_intercepts(priors: np.ndarray) -> np.ndarray:
-    """Return intercepts whose softmax is ``priors``: centred logs, floored.
-
-    They minimise the unpenalised objective with ``W = 0``. A class whose
-    weight is zero gets the log of machine epsilon instead of minus infinity.
-    """
-    log_priors = np.log(np.maximum(priors, np.finfo(np.float64).eps))
-    return log_priors - log_priors.mean()
 
 
 def weighted_column_square_means(X, sample_weight) -> np.ndarray:
@@ -83,7 +22,7 @@ def weighted_column_square_means(X, sample_weight) -> np.ndarray:
     Dense or sparse ``X``; the squares of about ``_BLOCK_ELEMENTS`` entries
     exist at a time, never a copy of ``X``.
     """
-    sample_weight = _relative(sample_weight)
+    sample_weight = relative_weights(sample_weight)
     total = weighted_column_square_sums(X, sample_weight)
     if sample_weight is None:
         return total / X.shape[0]
@@ -143,7 +82,7 @@ class DiagonalScaling:
     r"""The change of variables ``coef = scale * u`` that unit-scales the Hessian.
 
     ``scale = 1 / sqrt(d)`` with ``d`` the diagonal of the objective's Hessian
-    at the starting point of :func:`prior_intercepts` (``W = 0``, every
+    at the starting point of :func:`~._coef.prior_intercepts` (``W = 0``, every
     sample's probabilities the class priors :math:`\pi`):
 
     .. math::

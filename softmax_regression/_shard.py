@@ -26,7 +26,7 @@ the Hessian products that follow.
 The arrays may also live in another array namespace (PyTorch, CuPy,
 array-api-strict; on a GPU): the maths below is written once, with Python's
 operators and the few primitives :class:`NumpyOperations` gathers, which
-:class:`softmax_regression._array_api.ArrayAPIOperations` provides in the
+:class:`softmax_regression._backends.array_api.ArrayAPIOperations` provides in the
 array API standard.
 """
 
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ._coef import n_coef, split_coef
 from ._loss import _softmax_inplace
 from ._parallel import pin_current_thread
 
@@ -86,23 +87,6 @@ def power_of_two_above(largest: float) -> float:
     return math.ldexp(1.0, math.frexp(largest)[1])
 
 
-def split_coef(
-    coef, n_classes: int, n_features: int, fit_intercept: bool, reshape=None
-):
-    """Return views of a flat ``[W, b]``: weights (n_classes, n_features), b.
-
-    The layout every layer shares: the rows of ``W`` one after the other,
-    then the intercepts if ``fit_intercept`` (None otherwise). ``reshape``
-    is the namespace's function for arrays without a ``reshape`` method (the
-    array API's); by default the method.
-    """
-    n_weights = n_classes * n_features
-    weights = coef[:n_weights]
-    shape = (n_classes, n_features)
-    weights = weights.reshape(shape) if reshape is None else reshape(weights, shape)
-    return weights, coef[n_weights:] if fit_intercept else None
-
-
 def _row_view(X, start: int, stop: int):
     """Rows ``start:stop`` of dense or CSR ``X`` (or all of any ``X``), no copy."""
     if start == 0 and stop == X.shape[0]:
@@ -124,7 +108,7 @@ class NumpyOperations:
     array API standard has no equivalent (``out=`` arguments, assignment at
     integer positions, ``np.errstate``) or NumPy has a faster way. Another
     namespace's class provides the same methods
-    (:class:`softmax_regression._array_api.ArrayAPIOperations`).
+    (:class:`softmax_regression._backends.array_api.ArrayAPIOperations`).
     """
 
     xp = None  # the namespace, for _softmax_inplace: None means NumPy
@@ -414,7 +398,7 @@ class CrossEntropyShard:
     @property
     def n_coef(self) -> int:
         """Length of the flat coefficient vector."""
-        return self.n_classes * (self.n_features + self.fit_intercept)
+        return n_coef(self.n_classes, self.n_features, self.fit_intercept)
 
     def _split(self, coef, reshape=None) -> tuple:
         """Return views of the weights (n_classes, n_features) and intercepts."""
@@ -717,3 +701,27 @@ class CrossEntropyShard:
         with np.errstate(over="ignore"):  # inf beyond float64, see _group_hessp
             product *= scale
         return product
+
+
+class ShardDataTerm:
+    """The data term of a :class:`CrossEntropyShard` over all the rows of ``X``.
+
+    What :class:`~._linear_loss.LinearSoftmaxLoss` calls, for data held in
+    one place (in memory, evaluated by the shard's threads, or on a device).
+    """
+
+    def __init__(self, X, shard: CrossEntropyShard) -> None:
+        self.X = X
+        self.shard = shard
+
+    def loss_gradient(self, coef: np.ndarray) -> tuple[float, np.ndarray]:
+        return self.shard.loss_gradient(self.X, coef)
+
+    def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        return self.shard.hessp(self.X, coef, direction)
+
+    def hessian(self, coef: np.ndarray) -> np.ndarray:
+        return self.shard.hessian(self.X, coef)
+
+    def close(self) -> None:
+        self.shard.close()

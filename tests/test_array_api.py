@@ -20,11 +20,13 @@ from sklearn.externals import array_api_compat
 from sklearn.utils._array_api import get_namespace_and_device, move_estimator_to
 
 from softmax_regression import SoftmaxRegression, SoftmaxRegressionCV
-from softmax_regression import _array_api as array_api_module
-from softmax_regression._array_api import ArrayAPIData, ArrayAPIOperations, to_host
-from softmax_regression._fit import InMemoryData
-from softmax_regression._loss import _normalised_weights
+from softmax_regression import _weights as weights_module
+from softmax_regression._arrays import to_host
+from softmax_regression._backends import array_api as array_api_module
+from softmax_regression._backends.array_api import ArrayAPIData, ArrayAPIOperations
+from softmax_regression._backends.memory import InMemoryData
 from softmax_regression._shard import CrossEntropyShard
+from softmax_regression._weights import normalised_weights
 
 
 def _namespaces():
@@ -216,7 +218,9 @@ def test_only_coefficient_sized_arrays_cross(monkeypatch, data):
         sizes["from_host"].append(array.size)
         return original_from_host(self, array, dtype)
 
+    # Set-up sums (class totals) come to the host through the weights' module.
     monkeypatch.setattr(array_api_module, "to_host", recording_to_host)
+    monkeypatch.setattr(weights_module, "to_host", recording_to_host)
     monkeypatch.setattr(ArrayAPIOperations, "from_host", recording_from_host)
     device = xp.Device("device1")
     with _dispatch():
@@ -240,7 +244,7 @@ def test_data_term_equals_numpy(namespace, dtype, block_bytes, monkeypatch):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(300, 7)).astype(dtype)
     y = rng.integers(0, 4, size=300)
-    normalised_weight = _normalised_weights(rng.uniform(0, 2, size=300), 300)
+    normalised_weight = normalised_weights(rng.uniform(0, 2, size=300), 300)
     coef = rng.normal(size=4 * 8)
     direction = rng.normal(size=4 * 8)
     X_xp = _to(namespace, X)

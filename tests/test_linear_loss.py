@@ -7,7 +7,8 @@ import scipy.special
 from numpy.testing import assert_allclose
 
 import softmax_regression._shard as shard_module
-from softmax_regression._linear_loss import LinearSoftmaxLoss, SplitL1Loss
+from softmax_regression._backends.memory import in_memory_loss
+from softmax_regression._linear_loss import SplitL1Loss
 
 N_SAMPLES, N_FEATURES, N_CLASSES = 30, 4, 3
 
@@ -64,7 +65,7 @@ def five_point_gradient(func, x, eps=1e-4):
 @pytest.mark.parametrize("sparse", [False, True])
 def test_loss_and_gradient(fit_intercept, weighted, l2_reg_strength, sparse):
     X, y, sample_weight = make_problem(sparse=sparse, weighted=weighted)
-    loss = LinearSoftmaxLoss(
+    loss = in_memory_loss(
         X, y, N_CLASSES, sample_weight, l2_reg_strength, fit_intercept
     )
     coef = np.random.default_rng(1).normal(size=loss.n_coef)
@@ -81,7 +82,7 @@ def test_loss_and_gradient(fit_intercept, weighted, l2_reg_strength, sparse):
 def test_repeated_evaluations_are_identical():
     # The score buffer is reused: one evaluation must not leak into the next.
     X, y, sample_weight = make_problem(weighted=True)
-    loss = LinearSoftmaxLoss(X, y, N_CLASSES, sample_weight, 0.1, True)
+    loss = in_memory_loss(X, y, N_CLASSES, sample_weight, 0.1, True)
     rng = np.random.default_rng(2)
     coef_a, coef_b = rng.normal(size=(2, loss.n_coef))
     first = loss.loss_gradient(coef_a)
@@ -95,8 +96,8 @@ def test_repeated_evaluations_are_identical():
 def test_float32_computed_in_float32(sparse):
     X32, y, sample_weight = make_problem(dtype=np.float32, sparse=sparse, weighted=True)
     X64 = X32.astype(np.float64)
-    loss32 = LinearSoftmaxLoss(X32, y, N_CLASSES, sample_weight, 0.1, True)
-    loss64 = LinearSoftmaxLoss(
+    loss32 = in_memory_loss(X32, y, N_CLASSES, sample_weight, 0.1, True)
+    loss64 = in_memory_loss(
         X64, y, N_CLASSES, sample_weight.astype(np.float64), 0.1, True
     )
     assert all(
@@ -111,7 +112,7 @@ def test_float32_computed_in_float32(sparse):
 
 def test_unpack_returns_views_in_documented_layout():
     X, y, _ = make_problem()
-    loss = LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True)
+    loss = in_memory_loss(X, y, N_CLASSES, None, 0.0, True)
     coef = np.arange(loss.n_coef, dtype=np.float64)
     weights, intercept = loss.unpack(coef)
     assert weights.shape == (N_CLASSES, N_FEATURES)
@@ -123,7 +124,7 @@ def test_unpack_returns_views_in_documented_layout():
 def test_x_is_referenced_not_copied():
     X, y, _ = make_problem()
     X.flags.writeable = False
-    loss = LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True)
+    loss = in_memory_loss(X, y, N_CLASSES, None, 0.0, True)
     loss.loss_gradient(np.zeros(loss.n_coef))
     assert loss.data_term.X is X
 
@@ -154,14 +155,14 @@ def test_blocks_and_threads_do_not_change_the_result(
     expected = reference_objective(
         coef, X, y, sample_weight, 0.2, True, n_classes=n_classes
     )
-    with LinearSoftmaxLoss(
+    with in_memory_loss(
         X_layout, y, n_classes, sample_weight, 0.2, True, n_threads=n_threads
     ) as loss:
         if layout in ("C", "F", "float32"):
             assert len(loss.data_term.shard._blocks) > n_threads
         value, gradient = loss.loss_gradient(coef)
         assert_allclose(value, loss.loss_gradient(coef)[0], rtol=1e-15)
-    with LinearSoftmaxLoss(X, y, n_classes, sample_weight, 0.2, True) as single:
+    with in_memory_loss(X, y, n_classes, sample_weight, 0.2, True) as single:
         _, expected_gradient = single.loss_gradient(coef)
     rtol = 1e-5 if layout == "float32" else 1e-12
     assert_allclose(value, expected, rtol=rtol)
@@ -170,7 +171,7 @@ def test_blocks_and_threads_do_not_change_the_result(
 
 def test_blocks_of_sparse_x_are_views():
     X, y, _ = make_problem(sparse=True)
-    with LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True, n_threads=2) as loss:
+    with in_memory_loss(X, y, N_CLASSES, None, 0.0, True, n_threads=2) as loss:
         shard = loss.data_term.shard
         assert len(shard._blocks) == 2
         for block in shard._blocks:
@@ -193,7 +194,7 @@ def test_hessian_products_match_finite_differences_of_the_gradient(
     monkeypatch.setattr(shard_module, "_MIN_BLOCK_ROWS", 7)
     X, y, sample_weight = make_problem(sparse=sparse, weighted=weighted)
     rng = np.random.default_rng(6)
-    with LinearSoftmaxLoss(
+    with in_memory_loss(
         X, y, N_CLASSES, sample_weight, 0.3, fit_intercept, n_threads=n_threads
     ) as loss:
         coef = rng.normal(size=loss.n_coef)
@@ -235,7 +236,7 @@ def test_formed_hessian_of_float32_soft_and_smoothed_targets(soft):
     if soft:
         y = np.random.default_rng(9).dirichlet(np.ones(N_CLASSES), N_SAMPLES)
     rng = np.random.default_rng(10)
-    with LinearSoftmaxLoss(
+    with in_memory_loss(
         X, y, N_CLASSES, sample_weight, 0.1, True, label_smoothing=0.2
     ) as loss:
         coef = rng.normal(size=loss.n_coef)
@@ -251,7 +252,7 @@ def test_formed_hessian_of_float32_soft_and_smoothed_targets(soft):
 def test_hessp_is_symmetric_and_positive_semidefinite():
     X, y, sample_weight = make_problem(weighted=True)
     rng = np.random.default_rng(7)
-    with LinearSoftmaxLoss(X, y, N_CLASSES, sample_weight, 0.0, True) as loss:
+    with in_memory_loss(X, y, N_CLASSES, sample_weight, 0.0, True) as loss:
         coef = rng.normal(size=loss.n_coef)
         loss.loss_gradient(coef)
         for _ in range(5):
@@ -265,7 +266,7 @@ def test_hessp_is_symmetric_and_positive_semidefinite():
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_split_l1_loss_value_gradient_and_round_trip(fit_intercept):
     X, y, sample_weight = make_problem(weighted=True)
-    smooth = LinearSoftmaxLoss(X, y, N_CLASSES, sample_weight, 0.2, fit_intercept)
+    smooth = in_memory_loss(X, y, N_CLASSES, sample_weight, 0.2, fit_intercept)
     split = SplitL1Loss(smooth, 0.05)
     rng = np.random.default_rng(8)
     coef = rng.normal(size=smooth.n_coef)
@@ -297,10 +298,8 @@ def test_hessp_of_huge_float32_features_is_finite_and_right(exponent):
     X32 = (X * 2.0**exponent).astype(np.float32)
     rng = np.random.default_rng(8)
     with (
-        LinearSoftmaxLoss(X32, y, N_CLASSES, None, 0.0, True) as loss32,
-        LinearSoftmaxLoss(
-            X32.astype(np.float64), y, N_CLASSES, None, 0.0, True
-        ) as loss64,
+        in_memory_loss(X32, y, N_CLASSES, None, 0.0, True) as loss32,
+        in_memory_loss(X32.astype(np.float64), y, N_CLASSES, None, 0.0, True) as loss64,
     ):
         coef = rng.normal(size=loss32.n_coef) * 2.0**-exponent
         direction = rng.normal(size=loss32.n_coef) * 2.0**exponent
@@ -317,7 +316,7 @@ def test_hessp_scaling_changes_no_bit_in_range():
     # product exactly 2**k times larger.
     X, y, sample_weight = make_problem(weighted=True)
     rng = np.random.default_rng(9)
-    with LinearSoftmaxLoss(X, y, N_CLASSES, sample_weight, 0.3, True) as loss:
+    with in_memory_loss(X, y, N_CLASSES, sample_weight, 0.3, True) as loss:
         coef = rng.normal(size=loss.n_coef)
         direction = rng.normal(size=loss.n_coef)
         product = loss.hessp(coef, direction)
@@ -328,7 +327,7 @@ def test_hessp_scaling_changes_no_bit_in_range():
 
 def test_hessp_beyond_float64_is_inf_without_warnings():
     X, y, _ = make_problem()
-    with LinearSoftmaxLoss(X * 1e200, y, N_CLASSES, None, 0.0, True) as loss:
+    with in_memory_loss(X * 1e200, y, N_CLASSES, None, 0.0, True) as loss:
         product = loss.hessp(np.zeros(loss.n_coef), np.ones(loss.n_coef))
     assert not np.all(np.isfinite(product))  # 1e400: the driver stops on it
 
@@ -338,8 +337,8 @@ def test_weights_whose_sum_overflows():
     huge = np.full(N_SAMPLES, 1e307)
     coef = np.random.default_rng(10).normal(size=N_CLASSES * (N_FEATURES + 1))
     with (
-        LinearSoftmaxLoss(X, y, N_CLASSES, huge, 0.0, True) as weighted,
-        LinearSoftmaxLoss(X, y, N_CLASSES, None, 0.0, True) as unweighted,
+        in_memory_loss(X, y, N_CLASSES, huge, 0.0, True) as weighted,
+        in_memory_loss(X, y, N_CLASSES, None, 0.0, True) as unweighted,
     ):
         loss, gradient = weighted.loss_gradient(coef)
         expected_loss, expected_gradient = unweighted.loss_gradient(coef)

@@ -24,14 +24,12 @@ from sklearn.preprocessing import StandardScaler
 import softmax_regression._fit as fit_module
 import softmax_regression._scaling as scaling_module
 from softmax_regression import SoftmaxRegression
-from softmax_regression._fit import initial_coef, resolve_solver
+from softmax_regression._backends.memory import in_memory_loss
+from softmax_regression._coef import initial_coef, prior_intercepts
+from softmax_regression._fit import resolve_solver
 from softmax_regression._linear_loss import LinearSoftmaxLoss
-from softmax_regression._scaling import (
-    DiagonalScaling,
-    class_priors,
-    prior_intercepts,
-    weighted_column_square_means,
-)
+from softmax_regression._scaling import DiagonalScaling, weighted_column_square_means
+from softmax_regression._weights import class_priors
 
 
 def standardised(load):
@@ -69,7 +67,7 @@ def test_initial_coef_zeroes_the_intercept_gradient(weighted):
     weights = np.random.default_rng(0).uniform(0.1, 3, len(y)) if weighted else None
     coef0 = initial_coef(class_priors(y, 3, weights), X.shape[1], True)
     assert_array_equal(coef0[: 3 * X.shape[1]], 0.0)
-    with LinearSoftmaxLoss(X, y, 3, weights, 1.0 / len(y), True) as loss:
+    with in_memory_loss(X, y, 3, weights, 1.0 / len(y), True) as loss:
         _, gradient = loss.loss_gradient(coef0)
     # The best constant model: the intercepts' gradient, mean(p - y), is zero.
     assert_allclose(gradient[3 * X.shape[1] :], 0.0, atol=1e-15)
@@ -109,7 +107,7 @@ def test_diagonal_scaling_is_the_hessian_diagonal_at_the_start(fit_intercept):
     weights = np.random.default_rng(1).uniform(0.5, 2, len(y))
     n_classes, l2 = 3, 0.01
     coef0 = initial_coef(class_priors(y, n_classes, weights), X.shape[1], fit_intercept)
-    with LinearSoftmaxLoss(X, y, n_classes, weights, l2, fit_intercept) as loss:
+    with in_memory_loss(X, y, n_classes, weights, l2, fit_intercept) as loss:
         loss.loss_gradient(coef0)
         unit = np.eye(coef0.size)
         diagonal = np.array([loss.hessp(coef0, e) @ e for e in unit])
@@ -150,7 +148,8 @@ def test_resolve_solver_rule():
 
 
 def test_small_problems_form_the_hessian(monkeypatch):
-    from softmax_regression._fit import InMemoryData, forms_hessian
+    from softmax_regression._backends.memory import InMemoryData
+    from softmax_regression._fit import forms_hessian
 
     iris, digits = standardised(load_iris), standardised(load_digits)
     small = InMemoryData(*iris, 3, None)
@@ -293,7 +292,7 @@ def test_scaled_and_unscaled_fits_agree(monkeypatch):
         scaled.fit(X, y, weights)
         assert_allclose(scaled.coef_, plain.coef_, rtol=0, atol=bound)
         # tol refers to the original gradient.
-        with LinearSoftmaxLoss(
+        with in_memory_loss(
             X, np.searchsorted(scaled.classes_, y), 10, weights, 1 / weights.sum(), True
         ) as loss:
             _, gradient = loss.loss_gradient(
@@ -306,7 +305,7 @@ def test_newton_falls_back_to_the_summed_objective_when_scipy_stalls():
     from softmax_regression._solvers import STALLED, minimize_newton
 
     X, y = standardised(load_digits)
-    with LinearSoftmaxLoss(X, y, 10, None, 1.0 / len(y), True) as loss:
+    with in_memory_loss(X, y, 10, None, 1.0 / len(y), True) as loss:
         coef0 = initial_coef(class_priors(y, 10, None), X.shape[1], True)
         # On the mean loss scipy's absolute curvature test ends the inner CG
         # with a zero step far above tol=1e-12 ...

@@ -29,7 +29,7 @@ from softmax_regression import (
     cross_entropy,
     cross_entropy_grad,
 )
-from softmax_regression._linear_loss import LinearSoftmaxLoss
+from softmax_regression._backends.memory import in_memory_loss
 
 TIGHT = {"solver": "newton-cg", "tol": 1e-10}
 
@@ -196,7 +196,7 @@ def test_objective_gradient_and_hessian_with_soft_targets(
     }[layout]
     X_dense = X_layout.toarray() if sp.issparse(X_layout) else X_layout
     rng = np.random.default_rng(3)
-    with LinearSoftmaxLoss(
+    with in_memory_loss(
         X_layout, targets, 3, weight, 0.1, True, label_smoothing=label_smoothing
     ) as loss:
         coef = rng.normal(size=loss.n_coef) * 0.3
@@ -327,7 +327,7 @@ def test_label_smoothing_equals_smoothed_targets(problem, soft, label_smoothing)
     if not soft:
         raw = X @ model.coef_.T + model.intercept_
         penalty = 0.5 / weight.sum() * np.sum(model.coef_**2)
-        with LinearSoftmaxLoss(
+        with in_memory_loss(
             X, y, 3, weight, 1.0 / weight.sum(), True, label_smoothing=label_smoothing
         ) as loss:
             coef = np.r_[model.coef_.ravel(), model.intercept_]

@@ -3,10 +3,11 @@ r"""Fits and predictions on arrays of another namespace, where they are.
 Under ``sklearn.config_context(array_api_dispatch=True)`` (with
 ``SCIPY_ARRAY_API=1``, as scikit-learn requires), ``X`` from PyTorch (CPU or
 CUDA), CuPy, array-api-strict or any namespace scikit-learn supports stays on
-its device. The data term is :class:`~._shard.CrossEntropyShard`, the same
-code as in memory, with :class:`ArrayAPIOperations` as its primitives: scores,
-softmax, gradient and Hessian products run on the device in ``X.dtype``, sums
-over samples accumulate there in float64 (float32 where the device has no
+its device. The data term is
+:class:`~softmax_regression._shard.CrossEntropyShard`, the same code as in
+memory, with :class:`ArrayAPIOperations` as its primitives: scores, softmax,
+gradient and Hessian products run on the device in ``X.dtype``, sums over
+samples accumulate there in float64 (float32 where the device has no
 float64), and only coefficient-sized vectors cross to the host, once per
 evaluation each way: scipy.optimize, the penalty and the change of variables
 stay on the host, unchanged.
@@ -23,59 +24,42 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
 import numpy as np
-from sklearn import get_config
+from sklearn.base import ClassifierMixin
 from sklearn.externals import array_api_compat
 from sklearn.utils._array_api import (
-    _convert_to_numpy,
-    _is_numpy_namespace,
     _max_precision_float_dtype,
+    check_same_namespace,
     get_namespace,
     get_namespace_and_device,
     move_to,
 )
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_consistent_length,
+    check_is_fitted,
     validate_data,
 )
 
-from ._linear_loss import LinearSoftmaxLoss, _InMemoryDataTerm
-from ._loss import _check_targets
-from ._scaling import smoothed_shares
-from ._shard import CrossEntropyShard, power_of_two_above
+from .._arrays import dispatched_namespace, to_host
+from .._checks import check_two_classes, target_columns
+from .._linear_loss import LinearSoftmaxLoss
+from .._loss import _check_targets
+from .._scores import expected_accuracy, from_scores, linear_scores
+from .._shard import CrossEntropyShard, ShardDataTerm, power_of_two_above
+from .._weights import (
+    class_priors,
+    fit_weights,
+    normalised_weights,
+    relative_weights,
+    weight_sum_factors,
+    widest_float,
+)
+from ._protocol import FitInput
 
 # Rows of X per block on a device: large enough that a GPU gets whole-array
 # kernels (1,000,000 x 256 float32 is one block), small enough that a block's
 # n_rows x n_classes temporaries stay within a few times the size of X.
 _DEVICE_BLOCK_BYTES = 1 << 30
-
-
-def dispatched_namespace(X):
-    """Return ``X``'s array namespace if the array API path should fit it.
-
-    That is, under ``array_api_dispatch=True`` and for an array that is not
-    NumPy's (nor a list, DataFrame or sparse matrix, which scikit-learn
-    converts to NumPy); None otherwise.
-    """
-    if not get_config()["array_api_dispatch"]:
-        return None
-    xp, is_array_api = get_namespace(X)
-    if not is_array_api or _is_numpy_namespace(xp):
-        return None
-    return xp
-
-
-def to_host(array):
-    """Return ``array`` as a NumPy array (or as it is if NumPy or sparse).
-
-    Works with dispatch on or off: the namespace comes from the array itself.
-    """
-    if array is None or isinstance(array, np.ndarray) or not hasattr(array, "shape"):
-        return array
-    if not array_api_compat.is_array_api_obj(array):
-        return array  # a scipy.sparse matrix
-    return _convert_to_numpy(array, array_api_compat.array_namespace(array))
 
 
 def _numpy_dtype(xp, dtype) -> np.dtype:
@@ -84,11 +68,11 @@ def _numpy_dtype(xp, dtype) -> np.dtype:
 
 
 class ArrayAPIOperations:
-    """The primitives of :class:`~._shard.CrossEntropyShard` in the array API.
+    """The primitives of the data term (``CrossEntropyShard``) in the array API.
 
-    The counterpart of :class:`~._shard.NumpyOperations` for arrays of the
-    namespace ``xp`` on ``device``: the same methods, written with functions
-    of the array API standard.
+    The counterpart of :class:`~softmax_regression._shard.NumpyOperations` for
+    arrays of the namespace ``xp`` on ``device``: the same methods, written
+    with functions of the array API standard.
 
     Parameters
     ----------
@@ -218,9 +202,9 @@ class ArrayAPIOperations:
 class ArrayAPIData:
     """Training data of another namespace, as a fit sees it.
 
-    The counterpart of :class:`~._fit.InMemoryData`: what
-    :func:`~._fit.fit_coef` reads of the data, computed on the device, with
-    only per-class or per-feature sums brought to the host.
+    A :class:`~softmax_regression._fit.FitData`: what a fit reads of the
+    data, computed on the device, with only per-class or per-feature sums
+    brought to the host.
 
     Parameters
     ----------
@@ -241,6 +225,8 @@ class ArrayAPIData:
     """
 
     sparse = False
+    # Forming the Hessian pays on small data, which stays in memory.
+    can_form_hessian = False
 
     def __init__(
         self, X, y, n_classes: int, sample_weight, xp, label_smoothing: float = 0.0
@@ -258,10 +244,7 @@ class ArrayAPIData:
         self.dtype = _numpy_dtype(xp, X.dtype)
         # The weights over the largest one (sums that cannot overflow), or
         # None: every sum over the weights below starts from them.
-        self._relative = None
-        if sample_weight is not None:
-            weight = xp.astype(sample_weight, self.ops.float64)
-            self._relative = weight / xp.max(weight)
+        self._relative = relative_weights(sample_weight, xp)
 
     def from_host(self, array: np.ndarray):
         """Return a host array (a fitted attribute) in ``X``'s namespace, device."""
@@ -271,26 +254,12 @@ class ArrayAPIData:
         return self.shape[0] * self.shape[1]
 
     def class_priors(self) -> np.ndarray:
-        counts = weight_per_class(self.xp, self.y, self.n_classes, self._relative)
-        return smoothed_shares(counts / counts.sum(), self.label_smoothing)
+        return class_priors(
+            self.y, self.n_classes, self.sample_weight, self.label_smoothing, self.xp
+        )
 
     def weight_sum_factors(self) -> tuple[float, float]:
-        if self.sample_weight is None:
-            return 1.0, float(self.shape[0])
-        largest = float(self.xp.max(self.sample_weight))
-        return largest, float(self.xp.sum(self._relative))
-
-    def _normalised_weight(self):
-        """:math:`s_i / S` on the device, as :func:`~._loss._normalised_weights`."""
-        xp, n_samples = self.xp, self.shape[0]
-        if self.sample_weight is None:
-            return xp.full(
-                n_samples,
-                1.0 / n_samples,
-                dtype=self.ops.float64,
-                device=self.ops.device,
-            )
-        return self._relative / xp.sum(self._relative)
+        return weight_sum_factors(self.sample_weight, self.shape[0], self.xp)
 
     def column_square_means(self) -> np.ndarray:
         """Weighted column means of squares, a block of rows at a time."""
@@ -323,40 +292,21 @@ class ArrayAPIData:
             self.X,
             self.y,
             self.n_classes,
-            self._normalised_weight(),
+            normalised_weights(
+                self.sample_weight, self.shape[0], self.xp, self.ops.device
+            ),
             fit_intercept,
             operations=self.ops,
             label_smoothing=self.label_smoothing,
         )
         with LinearSoftmaxLoss(
-            self.X,
-            None,
+            ShardDataTerm(self.X, shard),
             self.n_classes,
-            None,
-            l2_reg_strength=l2_reg_strength,
-            fit_intercept=fit_intercept,
-            data_term=_InMemoryDataTerm(self.X, shard),
+            self.shape[1],
+            l2_reg_strength,
+            fit_intercept,
         ) as loss:
             yield loss
-
-
-def weight_per_class(xp, y, n_classes: int, sample_weight) -> np.ndarray:
-    """Return the (weighted) count of each class on the host, float64.
-
-    One reduction over the samples per class (the array API has no
-    ``bincount``), brought to the host in one transfer. For a table of class
-    probabilities ``y``, its (weighted) column sums.
-    """
-    if len(y.shape) == 2:
-        if sample_weight is None:
-            return to_host(xp.sum(y, axis=0, dtype=xp.float64)).astype(np.float64)
-        return to_host(xp.astype(sample_weight, y.dtype) @ y).astype(np.float64)
-    if sample_weight is None:
-        sums = [xp.sum(xp.astype(y == k, xp.int64)) for k in range(n_classes)]
-    else:
-        zero = xp.zeros((), dtype=sample_weight.dtype, device=sample_weight.device)
-        sums = [xp.sum(xp.where(y == k, sample_weight, zero)) for k in range(n_classes)]
-    return to_host(xp.stack(sums)).astype(np.float64)
 
 
 def validate_fit_data(estimator, X, y, sample_weight, xp):
@@ -371,14 +321,8 @@ def validate_fit_data(estimator, X, y, sample_weight, xp):
     weights on ``X``'s device (None if neither was given), and the classes on
     the host.
     """
-    from ._estimator import (
-        _check_two_classes,
-        _check_two_weighted_classes,
-        _class_weight_per_class,
-        _target_columns,
-    )
-
-    columns = _target_columns(y)
+    name = type(estimator).__name__
+    columns = target_columns(y)
     if columns is None:
         X, y = validate_data(
             estimator, X, y, dtype=[xp.float64, xp.float32], multi_output=False
@@ -388,88 +332,106 @@ def validate_fit_data(estimator, X, y, sample_weight, xp):
         xp_y = get_namespace(y)[0]
         classes, y_encoded = xp_y.unique_inverse(y)
         classes_host = to_host(classes)
-        _check_two_classes(classes_host, type(estimator).__name__)
+        check_two_classes(classes_host, name)
         y_encoded = move_to(y_encoded, xp=xp, device=device)
     else:
         # Class probabilities: checked on X's device, the classes their columns.
         X = validate_data(estimator, X, dtype=[xp.float64, xp.float32])
         device = get_namespace_and_device(X)[2]
-        if hasattr(y, "to_numpy"):  # a DataFrame
-            y = y.to_numpy()
         y_encoded = _check_targets(
-            move_to(y, xp=xp, device=device), name="y", xp=xp, to_numpy=to_host
+            move_to(_table(y), xp=xp, device=device),
+            name="y",
+            xp=xp,
+            to_numpy=to_host,
         )
         check_consistent_length(X, y_encoded)
         classes = classes_host = np.asarray(columns)
-    name = type(estimator).__name__
-    n_classes = classes_host.size
-    if sample_weight is not None or estimator.class_weight is not None:
-        sample_weight = _check_sample_weight(
-            sample_weight,
-            X,
-            dtype=_max_precision_float_dtype(xp, device),
-            ensure_non_negative=True,
-        )
-    if estimator.class_weight is not None:
-        # "balanced" reads only the (weighted) count of each class.
-        class_weight = _class_weight_per_class(
-            estimator.class_weight,
-            classes_host,
-            classes_host,
-            weight_per_class(xp, y_encoded, n_classes, sample_weight),
-        )
-        class_weight = xp.asarray(
-            class_weight, dtype=sample_weight.dtype, device=device
-        )
-        # A new array: the caller's sample_weight is never modified. For class
-        # probabilities, each sample's expected class weight.
-        if columns is None:
-            sample_weight = sample_weight * xp.take(class_weight, y_encoded)
-        else:
-            sample_weight = sample_weight * (
-                xp.astype(y_encoded, class_weight.dtype) @ class_weight
-            )
-    if sample_weight is not None:
-        _check_two_weighted_classes(
-            classes_host,
-            weight_per_class(xp, y_encoded, n_classes, sample_weight),
-            name,
-        )
+    sample_weight = fit_weights(
+        estimator.class_weight,
+        sample_weight,
+        X,
+        y_encoded,
+        classes_host,
+        name,
+        xp,
+        device,
+    )
     return X, classes, y_encoded, sample_weight, classes_host
 
 
-def expected_accuracy(raw_prediction, y, sample_weight, xp) -> float:
-    """:meth:`SoftmaxRegression.score` for class probabilities, on the device."""
-    device = get_namespace_and_device(raw_prediction)[2]
-    n_samples, n_classes = raw_prediction.shape
-    if hasattr(y, "to_numpy"):
-        y = y.to_numpy()
+def _table(y):
+    """Return a table of class probabilities as an array (a DataFrame's values)."""
+    return y.to_numpy() if hasattr(y, "to_numpy") else y
+
+
+@contextmanager
+def fit_data(estimator, X, y, sample_weight) -> Iterator[FitInput]:
+    """Validate the training data and hold it on its device."""
+    xp = dispatched_namespace(X)
+    X, classes, y_encoded, fit_weight, classes_host = validate_fit_data(
+        estimator, X, y, sample_weight, xp
+    )
+    data = ArrayAPIData(
+        X,
+        y_encoded,
+        classes_host.size,
+        fit_weight,
+        xp,
+        float(estimator.label_smoothing),
+    )
+    yield FitInput(data, X, y, classes, sample_weight)
+
+
+def raw_prediction(estimator, X, method: str):
+    """Validate ``X``; return its scores on its device, in ``X``'s namespace."""
+    check_is_fitted(estimator)
+    check_same_namespace(X, estimator, attribute="coef_", method=method)
+    xp = dispatched_namespace(X)
+    X = validate_data(estimator, X, dtype=[xp.float64, xp.float32], reset=False)
+    return linear_scores(X, estimator.coef_, estimator.intercept_, xp)
+
+
+def predict(estimator, X, method: str):
+    """``estimator.<method>(X)``, on ``X``'s device."""
+    scores = raw_prediction(estimator, X, method)
+    return from_scores(scores, method, estimator.classes_, dispatched_namespace(X))
+
+
+def score(estimator, X, y, sample_weight=None) -> float:
+    """Accuracy, or the expected accuracy against class probabilities, on the device."""
+    if target_columns(y) is None:
+        return ClassifierMixin.score(estimator, X, y, sample_weight=sample_weight)
+    scores = raw_prediction(estimator, X, "score")
+    xp, _, device = get_namespace_and_device(scores)
+    n_classes = scores.shape[1]
     targets = _check_targets(
-        move_to(y, xp=xp, device=device), n_classes, "y", xp=xp, to_numpy=to_host
+        move_to(_table(y), xp=xp, device=device),
+        n_classes,
+        "y",
+        xp=xp,
+        to_numpy=to_host,
     )
-    check_consistent_length(raw_prediction, targets, sample_weight)
-    predicted = xp.argmax(raw_prediction, axis=1)
-    rows = xp.arange(n_samples, dtype=predicted.dtype, device=device)
-    hits = xp.take(xp.reshape(targets, (-1,)), rows * n_classes + predicted)
-    if sample_weight is None:
-        return float(xp.mean(xp.astype(hits, xp.float64)))
-    weight = xp.astype(move_to(sample_weight, xp=xp, device=device), hits.dtype)
-    return float(xp.sum(hits * weight) / xp.sum(weight))
+    check_consistent_length(scores, targets, sample_weight)
+    # Sums in float64 where the device has it.
+    dtype = widest_float(xp, device)
+    targets = xp.astype(targets, dtype)
+    if sample_weight is not None:
+        sample_weight = xp.astype(move_to(sample_weight, xp=xp, device=device), dtype)
+    return float(expected_accuracy(scores, targets, sample_weight, xp, device))
 
 
-def linear_scores(X, coef, intercept, xp):
-    """``X coef^T + intercept`` in the promoted dtype of ``X`` and ``coef``."""
-    dtype = xp.result_type(X.dtype, coef.dtype)
-    return xp.astype(X, dtype, copy=False) @ xp.astype(coef, dtype, copy=False).T + (
-        xp.astype(intercept, dtype, copy=False)
-    )
+def memory_input(estimator, X, y, sample_weight, purpose: str) -> tuple:
+    """Device arrays brought to the host, for inference; an error for CV.
 
-
-def take_classes(classes, indices, xp, device):
-    """``classes[indices]``, in ``X``'s namespace unless the labels are strings."""
-    xp_classes, _, device_classes = get_namespace_and_device(classes)
-    indices = move_to(indices, xp=xp_classes, device=device_classes)
-    labels = xp_classes.take(classes, indices, axis=0)
-    if isinstance(classes, np.ndarray) and not np.issubdtype(classes.dtype, np.number):
-        return labels
-    return move_to(labels, xp=xp, device=device)
+    Cross-validation runs its folds, scoring and refit on NumPy data.
+    """
+    if purpose == "cross-validation":
+        raise TypeError(
+            f"{type(estimator).__name__} does not fit arrays of the "
+            f"{type(X).__module__.split('.')[0]} namespace under "
+            "array_api_dispatch: its folds, scoring and refit run on NumPy "
+            "data. Choose C on NumPy data (or a NumPy sample), then fit "
+            "SoftmaxRegression(C=...) on the device arrays, which supports "
+            "them."
+        )
+    return to_host(X), to_host(y), to_host(sample_weight)

@@ -18,9 +18,10 @@ How a fit runs
 3. One pass over ``y`` (and the weights) finds the classes and the weight
    sums; one pass over ``X`` checks it is finite and gives the column means
    of squares (for the ``tol="auto"`` stop and the change of variables).
-   Each actor then builds one :class:`~._shard.CrossEntropyShard` per chunk:
-   the same data term as in memory, with each row's weight normalised by the
-   weight sum of *all* rows, so the actors' results add up to the objective.
+   Each actor then builds one
+   :class:`~softmax_regression._shard.CrossEntropyShard` per chunk: the same
+   data term as in memory, with each row's weight normalised by the weight
+   sum of *all* rows, so the actors' results add up to the objective.
 4. scipy.optimize runs on the client, unchanged. Each evaluation sends the
    coefficients (``n_coef`` float64) to every actor and gets back one
    ``(loss, gradient)``, or one Hessian product, per worker: one round trip.
@@ -51,19 +52,22 @@ import scipy.sparse as sp
 from distributed import default_client, futures_of, get_worker, wait
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_feature_names, check_is_fitted
 
-from ._estimator import (
-    _check_two_classes,
-    _check_two_weighted_classes,
-    _class_weight_per_class,
-    _target_columns,
-    _user_stacklevel,
+from .._checks import (
+    check_two_classes,
+    check_two_weighted_classes,
+    target_columns,
+    user_stacklevel,
 )
-from ._linear_loss import LinearSoftmaxLoss
-from ._loss import _check_targets
-from ._parallel import evaluation_threads, pin_current_thread
-from ._scaling import smoothed_shares, weighted_column_square_sums
-from ._shard import CrossEntropyShard
+from .._linear_loss import LinearSoftmaxLoss
+from .._loss import _check_targets
+from .._parallel import evaluation_threads, pin_current_thread
+from .._scaling import weighted_column_square_sums
+from .._scores import expected_accuracy, linear_scores
+from .._shard import CrossEntropyShard
+from .._weights import class_weight_per_class, fold_class_weight, smoothed_shares
+from ._protocol import FitInput
 
 __all__ = ["DaskData", "ShardActor"]
 
@@ -216,7 +220,7 @@ class ShardActor:
 
         Row weights are ``s_i c_{y_i} / m / (S / m)`` with ``m`` the largest
         and ``S`` the sum of all the rows' weights (``weight_factors``), as
-        :func:`~._loss._normalised_weights` makes them in memory.
+        :func:`~softmax_regression._weights.normalised_weights` makes them in memory.
         """
         self.close()
         n_threads = _worker_nthreads()
@@ -245,10 +249,8 @@ class ShardActor:
                         if self.weight_chunks is None
                         else self.weight_chunks[index]
                     )
-                    if class_weight is not None and self.soft:
-                        weight = weight * (y @ class_weight)  # expected weight
-                    elif class_weight is not None:
-                        weight = weight * class_weight[y]
+                    if class_weight is not None:
+                        weight = fold_class_weight(weight, class_weight, y)
                     relative = weight / largest
                     normalised = relative / relative_sum
                 values = X.data if sp.issparse(X) else X
@@ -347,7 +349,7 @@ def _check_rows(value, name: str, X, *, dtype=None):
             "Please change the shape of y to (n_samples, ), for example using "
             "ravel().",
             DataConversionWarning,
-            stacklevel=_user_stacklevel(),
+            stacklevel=user_stacklevel(),
         )
         value = value[:, 0]
     if value.ndim != 1 or value.shape[0] != X.shape[0]:
@@ -398,7 +400,7 @@ def _client():
 
 
 class DaskData:
-    """Training data on a Dask cluster, as a fit sees it (like InMemoryData).
+    """Training data on a Dask cluster, as a fit sees it (a FitData).
 
     Validates and persists the inputs, creates the actors and makes the
     passes over ``y`` and ``X`` (see the module docstring). Use as a context
@@ -418,6 +420,9 @@ class DaskData:
         The share of each target spread uniformly over the classes.
     """
 
+    # The Hessian is formed only for small data, which stays in memory.
+    can_form_hessian = False
+
     def __init__(
         self,
         X,
@@ -430,7 +435,7 @@ class DaskData:
     ) -> None:
         self.client = _client()
         X = _check_x(_as_row_chunked_array(X, "X"))
-        columns = _target_columns(y)
+        columns = target_columns(y)
         self.soft = columns is not None
         if self.soft:
             y = _check_targets_rows(y, X)
@@ -526,7 +531,7 @@ class DaskData:
             return
         classes = np.unique(np.concatenate([s["labels"] for s in summaries]))
         check_classification_targets(classes)
-        _check_two_classes(classes, self._name)
+        check_two_classes(classes, self._name)
         n_classes = classes.size
         weighted = self._weight_keys is not None
         if weighted:
@@ -543,12 +548,12 @@ class DaskData:
         class_weight = None
         if self._class_weight is not None:
             # "balanced" reads only the (weighted) count of each class.
-            class_weight = _class_weight_per_class(
+            class_weight = class_weight_per_class(
                 self._class_weight, classes, classes, sums
             )
             sums, largest = sums * class_weight, largest * class_weight
         if weighted or class_weight is not None:
-            _check_two_weighted_classes(classes, sums, self._name)
+            check_two_weighted_classes(classes, sums, self._name)
         self.classes = classes
         self.n_classes = n_classes
         self._class_weight_vector = class_weight
@@ -577,7 +582,7 @@ class DaskData:
         weighted = self._weight_keys is not None
         class_weight = None
         if self._class_weight is not None:
-            class_weight = _class_weight_per_class(
+            class_weight = class_weight_per_class(
                 self._class_weight, self.classes, self.classes, sums
             )
             shares = products @ class_weight
@@ -586,7 +591,7 @@ class DaskData:
             largest *= float(class_weight.max())
         else:
             shares = sums
-        _check_two_weighted_classes(self.classes, shares, self._name)
+        check_two_weighted_classes(self.classes, shares, self._name)
         self.n_classes = n_classes
         self._class_weight_vector = class_weight
         if not weighted and class_weight is None:
@@ -632,19 +637,22 @@ class DaskData:
     def column_square_means(self) -> np.ndarray:
         return self._column_square_means
 
+    @staticmethod
+    def from_host(array: np.ndarray) -> np.ndarray:
+        """Return ``array``: the fitted attributes are NumPy arrays, on the client."""
+        return array
+
     @contextmanager
     def objective(
         self, l2_reg_strength: float, fit_intercept: bool, n_threads: int | None
     ) -> Iterator[LinearSoftmaxLoss]:
         """Open the objective whose data term the actors evaluate."""
         yield LinearSoftmaxLoss(
-            self.X,
-            None,
+            _DaskDataTerm(self),
             self.n_classes,
-            None,
+            self.shape[1],
             l2_reg_strength,
             fit_intercept,
-            data_term=_DaskDataTerm(self),
         )
 
     # -- evaluation, with recovery --------------------------------------------
@@ -741,8 +749,6 @@ def _predict_block(block, model, method: str):
 
 def _prediction_input(estimator, X, lengths: bool = False):
     """Check a Dask ``X`` against the fitted estimator; as an array of rows."""
-    from sklearn.utils.validation import _check_feature_names
-
     _check_feature_names(estimator, getattr(X, "_meta", X), reset=False)
     if hasattr(X, "to_dask_array"):
         X = X.to_dask_array(lengths=True) if lengths else X.to_dask_array()
@@ -766,6 +772,7 @@ def predict(estimator, X, method: str, *, lengths: bool = False):
     Chunk for chunk: each row chunk of ``X`` gives the same rows of the
     result, computed by the estimator's own in-memory method.
     """
+    check_is_fitted(estimator)
     X = _prediction_input(estimator, X, lengths)
     # Blocks are plain arrays: the copy has no feature names to check them by.
     model = dask.delayed(_strip_feature_names(estimator), pure=True)
@@ -812,22 +819,19 @@ def score(estimator, X, y, sample_weight=None) -> float:
     For class probabilities ``y``, the expected accuracy (see the estimator's
     ``score``).
     """
-    if _target_columns(y) is not None:
-        probabilities = predict(estimator, X, "predict_proba", lengths=True)
-        n_classes = probabilities.shape[1]
-        targets = _check_targets_rows(y, probabilities).map_blocks(
+    check_is_fitted(estimator)
+    if target_columns(y) is not None:
+        scores = raw_prediction(estimator, X, "score", lengths=True)
+        n_classes = scores.shape[1]
+        targets = _check_targets_rows(y, scores).map_blocks(
             _checked_targets, n_classes, dtype=np.float64
         )
-        predicted = probabilities.argmax(axis=1)
-        hits = da.where(da.arange(n_classes) == predicted[:, None], targets, 0)
-        hits = hits.sum(axis=1)
-        if sample_weight is None:
-            return float(hits.mean().compute())
-        weight = _check_rows(
-            sample_weight, "sample_weight", probabilities, dtype=np.float64
-        )
-        total, weighted_hits = dask.compute(weight.sum(), (weight * hits).sum())
-        return float(weighted_hits / total)
+        weight = None
+        if sample_weight is not None:
+            weight = _check_rows(
+                sample_weight, "sample_weight", scores, dtype=np.float64
+            )
+        return float(expected_accuracy(scores, targets, weight, da))
     predicted = predict(estimator, X, "predict", lengths=True)
     y = _check_rows(y, "y", predicted[:, None])
     correct = predicted == y
@@ -838,3 +842,56 @@ def score(estimator, X, y, sample_weight=None) -> float:
     )
     total, hits = dask.compute(weight.sum(), (weight * correct).sum())
     return float(hits / total)
+
+
+def raw_prediction(estimator, X, method: str, *, lengths: bool = False):
+    """Return the scores of a Dask ``X`` (n_samples, n_classes), lazily."""
+    check_is_fitted(estimator)
+    X = _prediction_input(estimator, X, lengths)
+    n_classes = estimator.classes_.size
+    dtype = np.result_type(X.dtype, estimator.coef_.dtype)
+    return X.map_blocks(
+        linear_scores,
+        estimator.coef_,
+        estimator.intercept_,
+        chunks=(X.chunks[0], (n_classes,)),
+        dtype=dtype,
+        meta=np.empty((0, 0), dtype=dtype),
+    )
+
+
+@contextmanager
+def fit_data(estimator, X, y, sample_weight) -> Iterator[FitInput]:
+    """Persist the training data on the cluster; release it on leaving."""
+    # A Dask collection's empty pandas/NumPy counterpart has its names.
+    _check_feature_names(estimator, X._meta, reset=True)
+    with DaskData(
+        X,
+        y,
+        sample_weight,
+        estimator.class_weight,
+        estimator.fit_intercept,
+        type(estimator).__name__,
+        float(estimator.label_smoothing),
+    ) as data:
+        estimator.n_features_in_ = data.shape[1]
+        yield FitInput(data, X, y, data.classes, sample_weight)
+
+
+_IN_MEMORY_ONLY = {
+    "cross-validation": (
+        "{name} does not fit Dask collections: its folds would each need their "
+        "own pass over the cluster. Choose C on a sample that fits in memory "
+        "(SoftmaxRegressionCV on X_sample.compute()), then fit "
+        "SoftmaxRegression(C=...) on the Dask data."
+    ),
+    "inference": (
+        "inference builds the Hessian in memory: pass NumPy data (a Dask "
+        "collection's .compute(), or a sample that fits)."
+    ),
+}
+
+
+def memory_input(estimator, X, y, sample_weight, purpose: str) -> tuple:
+    """Raise a TypeError: what runs only in memory takes no Dask collection."""
+    raise TypeError(_IN_MEMORY_ONLY[purpose].format(name=type(estimator).__name__))
