@@ -84,7 +84,8 @@ def numeric_table(y) -> np.ndarray:
     return table
 
 
-def check_solver(solver: str, l1_ratio: float) -> None:
+def check_solver(solver: str, l1_ratio: float, bounded: bool = False) -> None:
+    """Reject a Newton solver for what only L-BFGS-B solves (L1, bounds)."""
     if l1_ratio > 0 and solver not in ("auto", "lbfgs"):
         raise ValueError(
             f"l1_ratio={l1_ratio} needs solver='lbfgs' (L-BFGS-B on the split "
@@ -92,6 +93,105 @@ def check_solver(solver: str, l1_ratio: float) -> None:
             "objective, which the L1 penalty is not. Use solver='auto' or "
             "'lbfgs', or l1_ratio=0."
         )
+    if bounded and solver not in ("auto", "lbfgs"):
+        raise ValueError(
+            f"lower_bounds and upper_bounds need solver='lbfgs' (L-BFGS-B, "
+            f"which keeps every iterate within the bounds); solver={solver!r} "
+            "is an unconstrained Newton method. Use solver='auto' (which then "
+            "picks 'lbfgs') or 'lbfgs'."
+        )
+
+
+def has_finite_bounds(lower_bounds, upper_bounds) -> bool:
+    """Whether the bounds constrain anything: not None, -inf and inf alone.
+
+    Values that are not numbers count as constraints (their check says why
+    they are wrong).
+    """
+    for bound, free in ((lower_bounds, -np.inf), (upper_bounds, np.inf)):
+        if bound is None:
+            continue
+        try:
+            if (np.asarray(bound, dtype=np.float64) != free).any():
+                return True
+        except (TypeError, ValueError):
+            return True
+    return False
+
+
+def _finite_array(value, name: str, *, allow_inf: str = "") -> np.ndarray:
+    """``value`` as a float64 array, or a ValueError naming ``name``."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numbers; got {value!r:.80}.") from None
+    if np.isnan(array).any():
+        raise ValueError(f"{name} must not contain NaN.")
+    if allow_inf != "-inf" and (array == -np.inf).any():
+        raise ValueError(f"{name} must not contain -inf.")
+    if allow_inf != "inf" and (array == np.inf).any():
+        raise ValueError(f"{name} must not contain inf.")
+    return array
+
+
+def check_penalty_factor(penalty_factor, n_features: int) -> np.ndarray | None:
+    """Return the penalty factors as float64 of shape (n_features,), or None.
+
+    Finite and non-negative; None stays None (every factor 1).
+    """
+    if penalty_factor is None:
+        return None
+    factor = _finite_array(penalty_factor, "penalty_factor")
+    if factor.shape != (n_features,):
+        raise ValueError(
+            f"penalty_factor must have shape (n_features,) = ({n_features},), one "
+            f"factor per feature; got shape {factor.shape}."
+        )
+    if (factor < 0).any():
+        j = int(np.flatnonzero(factor < 0)[0])
+        raise ValueError(
+            f"penalty_factor must be non-negative; feature {j} has "
+            f"{factor[j]!r}. Use 0 to leave a feature unpenalised."
+        )
+    return factor
+
+
+def check_bounds(lower_bounds, upper_bounds, n_classes: int, n_features: int):
+    """Return ``(lower, upper)`` of shape (n_classes, n_features), or None.
+
+    Each bound is None, a scalar, one value per feature (n_features,) or one
+    per coefficient (n_classes, n_features); -inf and inf are allowed where
+    they mean "no bound". None when both are None or infinite.
+    """
+    if not has_finite_bounds(lower_bounds, upper_bounds):
+        return None
+    shape = (n_classes, n_features)
+    bounds = []
+    for value, name, infinite, default in (
+        (lower_bounds, "lower_bounds", "-inf", -np.inf),
+        (upper_bounds, "upper_bounds", "inf", np.inf),
+    ):
+        if value is None:
+            bounds.append(np.full(shape, default))
+            continue
+        array = _finite_array(value, name, allow_inf=infinite)
+        if array.ndim > 2 or (
+            array.ndim >= 1 and array.shape not in ((n_features,), shape)
+        ):
+            raise ValueError(
+                f"{name} must be a number, of shape (n_features,) = "
+                f"({n_features},) or of shape (n_classes, n_features) = "
+                f"{shape}; got shape {array.shape}."
+            )
+        bounds.append(np.array(np.broadcast_to(array, shape)))
+    lower, upper = bounds
+    if (lower > upper).any():
+        k, j = (int(i[0]) for i in np.nonzero(lower > upper))
+        raise ValueError(
+            f"lower_bounds must not exceed upper_bounds; for class {k}, feature "
+            f"{j}: {lower[k, j]!r} > {upper[k, j]!r}."
+        )
+    return lower, upper
 
 
 # Frames in these directories are the library's, not the user's: a warning
@@ -117,3 +217,25 @@ def user_stacklevel() -> int:
         frame = frame.f_back
         level += 1
     return level
+
+
+def check_offset(offset, n_samples: int, n_classes: int) -> np.ndarray | None:
+    """Return the offsets as a finite float64 array (n_samples, n_classes), or None.
+
+    Not copied when already a float64 array.
+    """
+    if offset is None:
+        return None
+    array = _finite_array(offset, "offset")
+    check_offset_shape(array.shape, n_samples, n_classes)
+    return array
+
+
+def check_offset_shape(shape: tuple, n_samples: int, n_classes: int) -> None:
+    """Reject an offset whose shape is not (n_samples, n_classes)."""
+    if tuple(shape) != (n_samples, n_classes):
+        raise ValueError(
+            "offset must have shape (n_samples, n_classes) = "
+            f"({n_samples}, {n_classes}), one column per class of classes_; "
+            f"got shape {tuple(shape)}."
+        )

@@ -31,7 +31,13 @@ from sklearn.utils.validation import (
 
 from ._backends import backend_for
 from ._backends.memory import InMemoryData, validate_fit_data
-from ._checks import check_solver, numeric_table, target_columns
+from ._checks import (
+    check_offset,
+    check_solver,
+    has_finite_bounds,
+    numeric_table,
+    target_columns,
+)
 from ._coef import as_rows
 from ._estimator import SoftmaxRegression
 from ._loss import _check_targets, cross_entropy
@@ -43,7 +49,8 @@ def _soft_target_score(estimator, X, y, sample_weight=None) -> float:
     The default score for a 2-D ``y`` of class probabilities: the soft-target
     log-loss, negated so that greater is better (as ``"neg_log_loss"``).
     """
-    raw_prediction = backend_for(X).raw_prediction(estimator, X, "score")
+    offset = getattr(estimator, "fold_offset", None)
+    raw_prediction = backend_for(X).raw_prediction(estimator, X, "score", offset)
     targets = _check_targets(numeric_table(y), raw_prediction.shape[1], name="y")
     return -float(cross_entropy(raw_prediction, targets, sample_weight))
 
@@ -81,6 +88,42 @@ def _labelled_scorer(scoring, classes: np.ndarray, soft: bool = False):
     return labelled
 
 
+class _OffsetModel(SoftmaxRegression):
+    """A fitted model whose predictions add a fixed offset (``fold_offset``).
+
+    What a scorer is given where the data have an offset: scorers call the
+    prediction methods with ``X`` alone.
+    """
+
+    fold_offset = None
+
+    def decision_function(self, X, offset=None):
+        return super().decision_function(X, self._offset(offset))
+
+    def predict(self, X, offset=None):
+        return super().predict(X, self._offset(offset))
+
+    def predict_proba(self, X, offset=None):
+        return super().predict_proba(X, self._offset(offset))
+
+    def predict_log_proba(self, X, offset=None):
+        return super().predict_log_proba(X, self._offset(offset))
+
+    def _offset(self, offset):
+        return self.fold_offset if offset is None else offset
+
+
+def _with_offset(model, offset) -> _OffsetModel:
+    """Return a copy of fitted ``model``'s state whose predictions add ``offset``."""
+    bound = _OffsetModel(fit_intercept=model.fit_intercept)
+    for name in ("classes_", "coef_", "intercept_", "n_features_in_"):
+        setattr(bound, name, getattr(model, name))
+    if hasattr(model, "feature_names_in_"):
+        bound.feature_names_in_ = model.feature_names_in_
+    bound.fold_offset = offset
+    return bound
+
+
 def _fold_path(
     estimator,
     task,
@@ -89,6 +132,7 @@ def _fold_path(
     y_encoded,
     classes,
     sample_weight,
+    offset,
     train,
     test,
     Cs,
@@ -103,9 +147,11 @@ def _fold_path(
     ``estimator`` is the SoftmaxRegressionCV whose settings the fits use and
     whose hooks are called; ``task`` is the path's callback task, with one
     subtask per ``C`` (and per iteration under it). ``sample_weight`` (class
-    weights included) weighs the fits; ``score_params`` are the test fold's
-    arguments to ``scorer``. Returns the flat coefficients (n_Cs, n_coef), the
-    test scores (n_Cs,) and the iterations (n_Cs,).
+    weights included) weighs the fits; ``offset`` (or None) is added to the
+    scores of the fits and of the test fold's predictions; ``score_params``
+    are the test fold's arguments to ``scorer``. Returns the flat
+    coefficients (n_Cs, n_coef), the test scores (n_Cs,) and the iterations
+    (n_Cs,).
     """
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
@@ -116,12 +162,19 @@ def _fold_path(
         classes.size,
         weight_train,
         float(estimator.label_smoothing),
+        None if offset is None else offset[train],
     )
     hook_data = {"estimator": estimator, "X": X_train, "y": y_train}
     task.call_on_fit_task_begin(**hook_data)
     n_features = X.shape[1]
-    scoring_model = SoftmaxRegression(fit_intercept=estimator.fit_intercept)
+    scoring_model = (
+        SoftmaxRegression(fit_intercept=estimator.fit_intercept)
+        if offset is None
+        else _OffsetModel(fit_intercept=estimator.fit_intercept)
+    )
     scoring_model.n_features_in_ = n_features
+    if offset is not None:
+        scoring_model.fold_offset = offset[test]
     coefs, scores, n_iters = [], [], []
     coef = None
     for C in Cs:
@@ -223,6 +276,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     fit_intercept, class_weight, label_smoothing, max_iter, verbose
         As in :class:`SoftmaxRegression`. ``verbose`` also reports, per fold,
         ``l1_ratio`` and ``C``, the iterations and the score.
+    penalty_factor, lower_bounds, upper_bounds
+        As in :class:`SoftmaxRegression`, for every fit of the paths and the
+        refit.
 
     Attributes
     ----------
@@ -304,6 +360,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         tol=1e-4,
         max_iter=500,
         verbose=0,
+        penalty_factor=None,
+        lower_bounds=None,
+        upper_bounds=None,
     ):
         self.Cs = Cs
         self.l1_ratios = l1_ratios
@@ -318,6 +377,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self.tol = tol
         self.max_iter = max_iter
         self.verbose = verbose
+        self.penalty_factor = penalty_factor
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -327,7 +389,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, **params):
+    def fit(self, X, y, sample_weight=None, offset=None, **params):
         """Cross-validate ``C`` and ``l1_ratio``, then fit the final model.
 
         Parameters
@@ -342,6 +404,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights, used in the fits and passed to the scorer
             (see ``scoring``).
+        offset : array-like of shape (n_samples, n_classes), default=None
+            Added to the scores, as in :meth:`SoftmaxRegression.fit`: split
+            with the folds, in every fit and in the test folds' predictions
+            that are scored.
         **params : dict
             Metadata for the splitter and the scorer. ``groups`` always reaches
             the splitter (as with :class:`~sklearn.model_selection.GridSearchCV`);
@@ -353,15 +419,20 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self : SoftmaxRegressionCV
             The fitted estimator.
         """
-        X, y, sample_weight = backend_for(X, y, sample_weight).memory_input(
-            self, X, y, sample_weight, "cross-validation"
-        )
+        X, y, sample_weight, offset = backend_for(
+            X, y, sample_weight, offset
+        ).memory_input(self, X, y, sample_weight, "cross-validation", offset)
         _raise_for_params(params, self, "fit", allow={"groups"})
         Cs, l1_ratios = self._check_grid()
-        check_solver(self.solver, float(l1_ratios.max()))
+        check_solver(
+            self.solver,
+            float(l1_ratios.max()),
+            has_finite_bounds(self.lower_bounds, self.upper_bounds),
+        )
         X, y, classes, y_encoded, fit_weight = validate_fit_data(
             self, X, y, sample_weight
         )
+        offset = check_offset(offset, X.shape[0], classes.size)
         if _routing_enabled():
             routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
             split_params, score_params = routed.splitter.split, routed.scorer.score
@@ -408,6 +479,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 y_encoded,
                 classes,
                 fit_weight,
+                offset,
                 train,
                 test,
                 Cs,
@@ -450,6 +522,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                     classes.size,
                     fit_weight,
                     float(self.label_smoothing),
+                    offset,
                 ),
                 X,
                 y,
@@ -494,7 +567,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             )
         return Cs, l1_ratios
 
-    def score(self, X, y, sample_weight=None, **score_params):
+    def score(self, X, y, sample_weight=None, offset=None, **score_params):
         """Score the model with ``scoring`` (accuracy if None) on test data.
 
         Parameters
@@ -507,6 +580,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, passed to the scorer (with metadata routing, if it
             requests them).
+        offset : array-like of shape (n_samples, n_classes), default=None
+            Added to the scores of every prediction the scorer asks for (see
+            :meth:`SoftmaxRegression.fit`).
         **score_params : dict
             Further arguments for the scorer; only with metadata routing.
 
@@ -525,7 +601,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         scorer = _labelled_scorer(
             self.scoring, self.classes_, soft=target_columns(y) is not None
         )
-        return scorer(self, X, y, **score_params)
+        model = self if offset is None else _with_offset(self, offset)
+        return scorer(model, X, y, **score_params)
 
     def get_metadata_routing(self):
         """Get the metadata routing of this object: to the splitter and scorer.

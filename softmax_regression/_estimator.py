@@ -18,7 +18,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._backends import backend_for
 from ._callbacks import CallbackSupportMixin, IterationTasks, has_callbacks
-from ._checks import check_solver
+from ._checks import (
+    check_bounds,
+    check_penalty_factor,
+    check_solver,
+    has_finite_bounds,
+)
 from ._coef import fitted_attributes, initial_coef, previous_coef
 from ._fit import fit_coef, resolve_solver, solver_tol, warn_if_not_converged
 from ._solvers import NEWTON_METHODS, SolverResult
@@ -39,11 +44,14 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         \min_{W, b} \; \frac{1}{S} \sum_{i=1}^{n} s_i
             \left(\log \sum_{k} e^{w_k^\top x_i + b_k}
                   - w_{y_i}^\top x_i - b_{y_i}\right)
-            + \frac{1}{C S}\left(r \lVert W \rVert_1
-            + \frac{1 - r}{2} \lVert W \rVert_F^2\right),
+            + \frac{1}{C S} \sum_{j} f_j \left(r \sum_k \lvert W_{kj} \rvert
+            + \frac{1 - r}{2} \sum_k W_{kj}^2\right)
+        \quad \text{subject to} \quad L \le W \le U,
 
     where :math:`s_i` is the sample weight of sample :math:`i` times the class
-    weight of its class, :math:`S = \sum_i s_i` and :math:`r` is ``l1_ratio``.
+    weight of its class, :math:`S = \sum_i s_i`, :math:`r` is ``l1_ratio``,
+    :math:`f_j` the ``penalty_factor`` of feature :math:`j` (1 by default) and
+    :math:`L, U` the ``lower_bounds`` and ``upper_bounds`` (none by default).
     With ``l1_ratio=0`` (the default) this is exactly the objective of
     :class:`sklearn.linear_model.LogisticRegression` with ``solver="lbfgs"``
     for three or more classes, and with ``l1_ratio > 0`` that of its
@@ -152,6 +160,26 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         same data unscaled can need over 10,000, and then the
         ConvergenceWarning says to standardise. scikit-learn's default of 100
         stops some of these fits early.
+    penalty_factor : array-like of shape (n_features,), default=None
+        :math:`f_j \ge 0`, finite: multiplies both parts of feature
+        :math:`j`'s penalty, for every class (glmnet's ``penalty.factor``,
+        glum's ``P1`` and ``P2`` together). 0 leaves a feature unpenalised (a
+        control variable that is always kept). Used as given: glmnet rescales
+        its factors to sum to ``n_features``; for glmnet's model pass
+        ``f * n_features / f.sum()``. None: every factor 1.
+    lower_bounds, upper_bounds : float or array-like, default=None
+        Bounds on ``coef_`` (rows in the order of ``classes_``), as glmnet's
+        ``lower.limits``/``upper.limits`` and Spark's
+        ``lowerBoundsOnCoefficients``: a number for every coefficient, one per
+        feature (shape (n_features,), for every class), or one per
+        coefficient (shape (n_classes, n_features)); ``-np.inf`` and
+        ``np.inf`` mean no bound; ``lower_bounds <= upper_bounds``. The
+        intercepts are free. Bounds need L-BFGS-B: ``solver="auto"`` picks
+        ``"lbfgs"`` (never in rescaled coefficients), and a Newton solver is
+        an error. Infinite bounds (or None) fit the unbounded model. With
+        bounds the model is no longer invariant to adding a constant to every
+        class's coefficients, so the fitted ``coef_`` is the bounded optimum,
+        not a centred one.
     warm_start : bool, default=False
         Start from the solution of the previous call to :meth:`fit` instead of
         from the default start. The classes and the number of features must not change.
@@ -246,6 +274,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
+        "penalty_factor": ["array-like", None],
+        "lower_bounds": [Real, "array-like", None],
+        "upper_bounds": [Real, "array-like", None],
     }
 
     def __init__(
@@ -261,6 +292,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         max_iter=500,
         warm_start=False,
         verbose=0,
+        penalty_factor=None,
+        lower_bounds=None,
+        upper_bounds=None,
     ):
         self.C = C
         self.fit_intercept = fit_intercept
@@ -272,6 +306,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.warm_start = warm_start
         self.verbose = verbose
+        self.penalty_factor = penalty_factor
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -284,7 +321,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, offset=None):
         """Fit the model to training data.
 
         Parameters
@@ -315,15 +352,30 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 default=None
             Non-negative weights; ``None`` means all ones. A weight of 2 is the
             same as repeating the sample, a weight of 0 as leaving it out.
+        offset : array-like or dask Array of shape (n_samples, n_classes), \
+                default=None
+            A known part of each sample's scores, added to the linear ones
+            (``X @ coef_.T + intercept_ + offset``), columns in the order of
+            ``classes_`` (sorted labels), finite (glmnet's, H2O's and glum's
+            ``offset``: the log of an exposure, a baseline model's scores).
+            Not fitted, not penalised; pass the same kind of offset to the
+            prediction methods. On Dask, a Dask array in ``X``'s row chunks;
+            under array API dispatch, moved to ``X``'s device. With metadata
+            routing, ``set_fit_request(offset=True)`` routes it through a
+            Pipeline or GridSearchCV.
 
         Returns
         -------
         self : SoftmaxRegression
             The fitted estimator.
         """
-        check_solver(self.solver, self.l1_ratio)
-        with backend_for(X, y, sample_weight).fit_data(
-            self, X, y, sample_weight
+        check_solver(
+            self.solver,
+            self.l1_ratio,
+            has_finite_bounds(self.lower_bounds, self.upper_bounds),
+        )
+        with backend_for(X, y, sample_weight, offset).fit_data(
+            self, X, y, sample_weight, offset
         ) as fit_input:
             return self._fit_data(*fit_input)
 
@@ -383,7 +435,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         Returns the flat solution ``[W, b]`` and the solver's result.
         """
         n_features = data.shape[1]
-        solver = resolve_solver(self.solver, data.X, l1_ratio)
+        bounds = check_bounds(
+            self.lower_bounds, self.upper_bounds, data.n_classes, n_features
+        )
+        solver = resolve_solver(self.solver, data.X, l1_ratio, bounds is not None)
         if coef0 is None:
             coef0 = initial_coef(data.class_priors(), n_features, self.fit_intercept)
         iterations = None
@@ -413,6 +468,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             n_threads=n_threads,
             callback=iterations,
             min_iter=min_iter,
+            penalty_factor=check_penalty_factor(self.penalty_factor, n_features),
+            bounds=bounds,
         )
         if iterations is not None:
             iterations.close()
@@ -445,6 +502,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         reference_class=None,
         alpha=0.05,
         max_bytes=None,
+        offset=None,
     ):
         r"""Return standard errors, tests and intervals for the coefficients.
 
@@ -483,6 +541,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         max_bytes : int, default=None
             The largest covariance matrix to build, in bytes (2 GiB if None):
             it has :math:`((K - 1)(d + 1))^2` entries.
+        offset : array-like of shape (n_samples, n_classes), default=None
+            The offset the model was fitted with (see :meth:`fit`): the
+            fitted probabilities include it.
 
         Returns
         -------
@@ -512,6 +573,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             reference_class=reference_class,
             alpha=alpha,
             max_bytes=max_bytes,
+            offset=offset,
         )
 
     def densify(self):
@@ -552,54 +614,67 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self.coef_ = sp.csr_matrix(self.coef_)
         return self
 
-    def decision_function(self, X):
+    def decision_function(self, X, offset=None):
         r"""Raw scores of each class.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
+        offset : array-like of shape (n_samples, n_classes), default=None
+            Added to the scores (``X @ coef_.T + intercept_ + offset``;
+            columns in the order of ``classes_``), as the offset it was
+            fitted with. On Dask, a Dask array in ``X``'s row chunks.
 
         Returns
         -------
         scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
-            :math:`z_{ik} = w_k^\top x_i + b_k`. For two classes, the 1-D margin
+            :math:`z_{ik} = w_k^\top x_i + b_k` (plus the offset). For two
+            classes, the 1-D margin
             :math:`z_{i1} - z_{i0}` of ``classes_[1]`` over ``classes_[0]``:
             positive means ``classes_[1]`` is predicted.
         """
-        return backend_for(X).predict(self, X, "decision_function")
+        return backend_for(X, offset).predict(self, X, "decision_function", offset)
 
-    def predict(self, X):
+    def predict(self, X, offset=None):
         """Most probable class of each sample.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
+        offset : array-like of shape (n_samples, n_classes), default=None
+            Added to the scores (``X @ coef_.T + intercept_ + offset``;
+            columns in the order of ``classes_``), as the offset it was
+            fitted with. On Dask, a Dask array in ``X``'s row chunks.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``; ties go to the first class.
         """
-        return backend_for(X).predict(self, X, "predict")
+        return backend_for(X, offset).predict(self, X, "predict", offset)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, offset=None):
         """Probability of each class: the softmax of the scores.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
+        offset : array-like of shape (n_samples, n_classes), default=None
+            Added to the scores (``X @ coef_.T + intercept_ + offset``;
+            columns in the order of ``classes_``), as the offset it was
+            fitted with. On Dask, a Dask array in ``X``'s row chunks.
 
         Returns
         -------
         probabilities : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; each row sums to one.
         """
-        return backend_for(X).predict(self, X, "predict_proba")
+        return backend_for(X, offset).predict(self, X, "predict_proba", offset)
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X, y, sample_weight=None, offset=None):
         r"""Mean accuracy of :meth:`predict` on ``X`` against ``y``.
 
         Parameters
@@ -611,6 +686,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             ``classes_``, in its order).
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples in the mean.
+        offset : array-like of shape (n_samples, n_classes), default=None
+            Added to the scores (``X @ coef_.T + intercept_ + offset``;
+            columns in the order of ``classes_``), as the offset it was
+            fitted with. On Dask, a Dask array in ``X``'s row chunks.
 
         Returns
         -------
@@ -621,9 +700,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             the prediction matches a label drawn from :math:`q_i` (for one-hot
             rows, the accuracy).
         """
-        return backend_for(X, y, sample_weight).score(self, X, y, sample_weight)
+        backend = backend_for(X, y, sample_weight, offset)
+        return backend.score(self, X, y, sample_weight, offset)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X, offset=None):
         """Logarithm of the probability of each class, through log-sum-exp.
 
         Finite even where :meth:`predict_proba` underflows to zero.
@@ -632,10 +712,14 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
+        offset : array-like of shape (n_samples, n_classes), default=None
+            Added to the scores (``X @ coef_.T + intercept_ + offset``;
+            columns in the order of ``classes_``), as the offset it was
+            fitted with. On Dask, a Dask array in ``X``'s row chunks.
 
         Returns
         -------
         log_probabilities : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        return backend_for(X).predict(self, X, "predict_log_proba")
+        return backend_for(X, offset).predict(self, X, "predict_log_proba", offset)

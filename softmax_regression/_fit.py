@@ -7,11 +7,12 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 import numpy as np
+from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from ._arrays import is_sparse
 from ._checks import user_stacklevel
-from ._coef import initial_coef, n_coef
+from ._coef import initial_coef, n_coef, split_coef
 from ._linear_loss import LinearSoftmaxLoss, SplitL1Loss
 from ._scaling import DiagonalScaling
 from ._solvers import (
@@ -75,7 +76,10 @@ class FitData(Protocol):
         """Weighted column means of the squares of ``X``, float64, on the host."""
 
     def objective(
-        self, l2_reg_strength: float, fit_intercept: bool, n_threads: int | None
+        self,
+        l2_reg_strength: float | np.ndarray,
+        fit_intercept: bool,
+        n_threads: int | None,
     ) -> AbstractContextManager[LinearSoftmaxLoss]:
         """Open the penalised objective over this data's term."""
 
@@ -100,7 +104,7 @@ def forms_hessian(data, solver: str, l1_ratio: float) -> bool:
     )
 
 
-def changes_variables(X, l1_ratio: float) -> bool:
+def changes_variables(X, l1_ratio: float, bounded: bool = False) -> bool:
     """Whether a fit works in diagonally rescaled coefficients.
 
     Dense data of at least ``_SCALING_MIN_ENTRIES`` entries with an L2
@@ -110,30 +114,35 @@ def changes_variables(X, l1_ratio: float) -> bool:
     Smaller dense data stays unscaled: rescaled, newton-cg was faster on raw
     digits (0.23 s against 0.50 s) but a weight of 2 and a repeated row no
     longer gave the same probabilities to 7 digits in scikit-learn's checks.
+    Not with bounds on the coefficients (the stopping test projects the
+    gradient onto them in the original coefficients).
     """
     return (
         l1_ratio == 0
+        and not bounded
         and not is_sparse(X)
         and X.shape[0] * X.shape[1] >= _SCALING_MIN_ENTRIES
     )
 
 
-def resolve_solver(solver: str, X, l1_ratio: float) -> str:
+def resolve_solver(solver: str, X, l1_ratio: float, bounded: bool = False) -> str:
     """Return the solver ``"auto"`` stands for: lbfgs or newton-cg.
 
-    lbfgs for L1 and elastic net (they need the bound-constrained L-BFGS-B),
-    and for data solved in rescaled coefficients (:func:`changes_variables`),
-    where it reached a relative gap of 1e-6 before newton-cg on every large
-    dense benchmark (200,000 x 100 x 10: 0.99 s against 1.8 s with their
-    ``tol="auto"`` stops; 100 classes 1.0 s against 1.7 s; 2,000 x 5,000
-    0.70 s against 0.94 s). newton-cg otherwise: on sparse text-like data
-    5-8x faster than lbfgs, as fast on small dense data, and its
-    ``tol="auto"`` stop is reliable on ill-conditioned data where lbfgs's is
-    not (unscaled digits: lbfgs stops at a gap of 3e-4).
+    lbfgs for L1 and elastic net and for bounds on the coefficients (they
+    need the bound-constrained L-BFGS-B), and for data solved in rescaled
+    coefficients (:func:`changes_variables`), where it reached a relative gap
+    of 1e-6 before newton-cg on every large dense benchmark (200,000 x 100 x
+    10: 0.99 s against 1.8 s with their ``tol="auto"`` stops; 100 classes 1.0 s
+    against 1.7 s; 2,000 x 5,000 0.70 s against 0.94 s). newton-cg otherwise:
+    on sparse text-like data 5-8x faster than lbfgs, as fast on small dense
+    data, and its ``tol="auto"`` stop is reliable on ill-conditioned data
+    where lbfgs's is not (unscaled digits: lbfgs stops at a gap of 3e-4).
     """
     if solver != "auto":
         return solver
-    return "lbfgs" if l1_ratio > 0 or changes_variables(X, l1_ratio) else "newton-cg"
+    if bounded or l1_ratio > 0 or changes_variables(X, l1_ratio):
+        return "lbfgs"
+    return "newton-cg"
 
 
 def fit_coef(
@@ -150,6 +159,8 @@ def fit_coef(
     n_threads: int | None = None,
     callback: IterationCallback | None = None,
     min_iter: int = 0,
+    penalty_factor: np.ndarray | None = None,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, SolverResult]:
     r"""Minimise the elastic-net penalised objective for one ``C``.
 
@@ -161,8 +172,10 @@ def fit_coef(
         + \frac{1}{C S}\Big(r \lVert W \rVert_1
         + \frac{1 - r}{2} \lVert W \rVert_F^2\Big),
 
-    with :math:`r` = ``l1_ratio``. With :math:`r > 0` it is solved by
-    L-BFGS-B on the split :class:`SplitL1Loss`; otherwise by ``solver``.
+    with :math:`r` = ``l1_ratio``, and with penalty factors :math:`f_j` the
+    penalty of feature :math:`j` multiplied by :math:`f_j` (both parts). With
+    :math:`r > 0` it is solved by L-BFGS-B on the split :class:`SplitL1Loss`;
+    otherwise by ``solver``. Bounds :math:`l \le W \le u` need L-BFGS-B.
 
     Parameters
     ----------
@@ -197,6 +210,11 @@ def fit_coef(
     min_iter : int, default=0
         Iterations to take before ``tol`` may stop the solver: 1 along a
         warm-started path, whose start may already meet ``tol``.
+    penalty_factor : ndarray of shape (n_features,), optional
+        Non-negative factors of each feature's penalty (L2 and L1); None: 1.
+    bounds : tuple of two ndarrays of shape (n_classes, n_features), optional
+        Lower and upper bounds on ``W`` (-inf and inf allowed); the
+        intercepts are free. Needs ``solver`` "lbfgs" (or "auto").
 
     Returns
     -------
@@ -207,17 +225,24 @@ def fit_coef(
     """
     n_features = data.shape[1]
     n_classes = data.n_classes
-    solver = resolve_solver(solver, data.X, l1_ratio)
+    bounded = bounds is not None
+    solver = resolve_solver(solver, data.X, l1_ratio, bounded)
     if solver == "trust-krylov" and l1_ratio == 0:
         _warn_about_trlib_memory(n_coef(n_classes, n_features, fit_intercept))
     largest_weight, relative_weight_sum = data.weight_sum_factors()
     priors = data.class_priors()
     if coef0 is None:
         coef0 = initial_coef(priors, n_features, fit_intercept)
+    if bounded:  # a feasible start: W = 0 projected onto the bounds
+        coef0 = coef0.copy()
+        weights0, _ = split_coef(coef0, n_classes, n_features, fit_intercept)
+        np.clip(weights0, bounds[0], bounds[1], out=weights0)
     # scikit-learn's scaling: C multiplies the summed, not the mean, loss:
     # 1 / (C S), with S in two factors that cannot overflow on their own (it
     # is 1 / (C n) without weights, bit for bit scikit-learn's).
     penalty = 1.0 / (C * largest_weight * relative_weight_sum)
+    if penalty_factor is not None:
+        penalty = penalty * penalty_factor  # one strength per feature
     with data.objective((1.0 - l1_ratio) * penalty, fit_intercept, n_threads) as loss:
         # Stop on the gradient alone (ftol=0), so that tol means what it says:
         # scikit-learn also stops when the objective's relative decrease is
@@ -226,7 +251,7 @@ def fit_coef(
         # The stop for tol=None also tests the Jacobi-preconditioned gradient,
         # and large dense problems are solved in scaled variables: both need
         # the Hessian's diagonal at the start (one pass over X).
-        change_variables = changes_variables(data.X, l1_ratio)
+        change_variables = changes_variables(data.X, l1_ratio, bounded)
         eps = float(np.finfo(data.dtype).eps)  # of the arithmetic the loss is in
         scaling = None
         if tol is None or change_variables:
@@ -237,7 +262,7 @@ def fit_coef(
                 fit_intercept,
             )
         if l1_ratio > 0:
-            split = SplitL1Loss(loss, l1_ratio * penalty)
+            split = SplitL1Loss(loss, l1_ratio * penalty, bounds)
             metric = None
             if scaling is not None:
                 n_weights = n_classes * n_features
@@ -284,7 +309,13 @@ def fit_coef(
             "min_iter": min_iter,
         }
         if solver == "lbfgs":
-            result = minimize_lbfgs(loss_gradient, start, ftol=0.0, **common)
+            result = minimize_lbfgs(
+                loss_gradient,
+                start,
+                ftol=0.0,
+                bounds=_coef_bounds(bounds, fit_intercept),
+                **common,
+            )
         else:
             # The objective relative to its start: a scale of 1 lets scipy's
             # inner CG tighten as the gradient shrinks (superlinear
@@ -310,6 +341,15 @@ def fit_coef(
             )
         coef = scaling.to_coef(result.coef) if change_variables else result.coef
         return coef, result
+
+
+def _coef_bounds(bounds, fit_intercept: bool) -> optimize.Bounds | None:
+    """Bounds on the weights as bounds on the flat ``[W, b]`` (b is free)."""
+    if bounds is None:
+        return None
+    lower, upper = bounds
+    free = np.full(lower.shape[0] if fit_intercept else 0, np.inf)
+    return optimize.Bounds(np.r_[lower.ravel(), -free], np.r_[upper.ravel(), free])
 
 
 def _warn_about_trlib_memory(n_coef: int) -> None:

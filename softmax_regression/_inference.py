@@ -33,12 +33,14 @@ for :math:`j, k \ne r`. The estimators of the covariance of :math:`\hat\beta`:
   times :math:`\frac{G}{G - 1} \frac{n - 1}{n - P}` (statsmodels' default).
 
 A penalised fit (``C < inf``) minimises :math:`\ell + \frac{1}{2C} \sum_k
-\lVert w_k \rVert^2`, whose minimiser has :math:`\sum_k w_k = 0`, so
+\sum_j f_j w_{kj}^2` (:math:`f_j` the penalty factors, 1 by default), whose
+minimiser has :math:`\sum_k w_{kj} = 0` for every penalised feature, so
 :math:`w = M \beta` with :math:`M^\top M = I - \mathbf{1}\mathbf{1}^\top / K`;
 its Hessian in :math:`\beta` is :math:`H_\lambda = H + \frac{1}{C}
-(I - \mathbf{1}\mathbf{1}^\top / K) \otimes \operatorname{diag}(1, \dots, 1,
-0)` (intercepts are not penalised). The covariances are then the sandwiches
-:math:`H_\lambda^{-1} H H_\lambda^{-1}` (``"nonrobust"``: the model-based
+(I - \mathbf{1}\mathbf{1}^\top / K) \otimes \operatorname{diag}(f_1, \dots,
+f_d, 0)` (intercepts are not penalised). A fit with coefficients at a bound
+has no such interior optimum: inference refuses it. The covariances are then
+the sandwiches :math:`H_\lambda^{-1} H H_\lambda^{-1}` (``"nonrobust"``: the model-based
 meat) and :math:`H_\lambda^{-1} J H_\lambda^{-1}` (robust). They describe the
 variability of the penalised estimate around its own expectation, which the
 penalty biases towards zero: z-tests and intervals built on them are not the
@@ -69,7 +71,7 @@ from sklearn.utils.validation import (
 from ._arrays import to_host
 from ._backends import backend_for
 from ._backends.memory import ACCEPTED_SPARSE
-from ._checks import target_columns
+from ._checks import check_bounds, check_offset, check_penalty_factor, target_columns
 from ._loss import _softmax_inplace
 from ._scores import linear_scores
 from ._weights import class_totals, class_weight_per_class, fold_class_weight
@@ -350,6 +352,7 @@ def infer(
     reference_class=None,
     alpha: float = 0.05,
     max_bytes: int | None = None,
+    offset=None,
 ) -> InferenceResult:
     """``estimator.inference(...)``: check the model and the data, then infer.
 
@@ -359,8 +362,8 @@ def infer(
     frequency weights of the likelihood.
     """
     check_is_fitted(estimator)
-    X, y, sample_weight = backend_for(X, y, sample_weight).memory_input(
-        estimator, X, y, sample_weight, "inference"
+    X, y, sample_weight, offset = backend_for(X, y, sample_weight, offset).memory_input(
+        estimator, X, y, sample_weight, "inference", offset
     )
     # SoftmaxRegressionCV: the chosen C and l1_ratio, of a refitted model.
     if hasattr(estimator, "C_") and not getattr(estimator, "refit", True):
@@ -436,8 +439,26 @@ def infer(
         names = [f"x{j}" for j in range(X.shape[1])]
     coef = coef.astype(np.float64)
     intercept = to_host(estimator.intercept_).astype(np.float64)
+    bounds = check_bounds(
+        getattr(estimator, "lower_bounds", None),
+        getattr(estimator, "upper_bounds", None),
+        *coef.shape,
+    )
+    if bounds is not None and ((coef <= bounds[0]) | (coef >= bounds[1])).any():
+        k, j = (
+            int(i[0]) for i in np.nonzero((coef <= bounds[0]) | (coef >= bounds[1]))
+        )
+        raise ValueError(
+            "inference needs an interior optimum; coefficient "
+            f"{names[j]!r} of class {classes[k]!r} is at its bound "
+            f"({coef[k, j]!r}), where the likelihood's curvature does not "
+            "describe its uncertainty. Refit without bounds, or with that "
+            "feature's bound removed, to infer."
+        )
     # The fitted probabilities, in float64, from the validated X.
     probabilities = linear_scores(X, coef, intercept)
+    if offset is not None:
+        probabilities += check_offset(offset, *probabilities.shape)
     _softmax_inplace(probabilities, axis=1)
     return compute_inference(
         X=X,
@@ -455,6 +476,9 @@ def infer(
         alpha=float(alpha),
         feature_names=list(names),
         max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes),
+        penalty_factor=check_penalty_factor(
+            getattr(estimator, "penalty_factor", None), X.shape[1]
+        ),
     )
 
 
@@ -475,6 +499,7 @@ def compute_inference(
     alpha: float,
     feature_names: list,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    penalty_factor: np.ndarray | None = None,
 ) -> InferenceResult:
     """Build the :class:`InferenceResult` of a fit (see the module docstring).
 
@@ -521,7 +546,8 @@ def compute_inference(
     if penalised:
         # (1/C) (I - 11^T / K) on the weights of every pair of classes; the
         # intercepts are not penalised.
-        on_weights = np.diag(np.r_[np.ones(n_features), np.zeros(width - n_features)])
+        factor = np.ones(n_features) if penalty_factor is None else penalty_factor
+        on_weights = np.diag(np.r_[factor, np.zeros(width - n_features)])
         penalty = np.kron(np.eye(n_classes - 1) - 1.0 / n_classes, on_weights) / C
         bread = hessian + penalty
 

@@ -3,8 +3,9 @@ r"""The penalised objective of a linear softmax model over its coefficients.
 No scikit-learn here either: this layer turns a flat coefficient vector into
 weights and intercepts and adds the penalty to a data term (the weighted
 cross-entropy of :mod:`softmax_regression._shard`, in memory, summed over a
-Dask cluster's workers, or on a device through the array API). The estimator
-validates input; the solvers only see :meth:`LinearSoftmaxLoss.loss_gradient`
+Dask cluster's workers, or on a device through the array API), which a
+backend builds and passes in. The backends validate input; the solvers only
+see :meth:`LinearSoftmaxLoss.loss_gradient`
 and :meth:`LinearSoftmaxLoss.hessp`.
 """
 
@@ -61,8 +62,10 @@ class LinearSoftmaxLoss:
         Number of classes, at least 2.
     n_features : int
         Number of features.
-    l2_reg_strength : float
-        :math:`\lambda >= 0`.
+    l2_reg_strength : float or ndarray of shape (n_features,)
+        :math:`\lambda >= 0`; one per feature (:math:`\lambda_j`, the same for
+        every class) for per-feature penalty factors, the penalty then being
+        :math:`\frac{1}{2} \sum_{k, j} \lambda_j W_{kj}^2`.
     fit_intercept : bool
         Whether ``coef`` ends with the intercepts.
     """
@@ -78,7 +81,12 @@ class LinearSoftmaxLoss:
         self.data_term = data_term
         self.n_classes = n_classes
         self.n_features = n_features
-        self.l2_reg_strength = float(l2_reg_strength)
+        # A float, or one strength per feature (broadcast over the classes).
+        self.l2_reg_strength = (
+            float(l2_reg_strength)
+            if np.ndim(l2_reg_strength) == 0
+            else np.asarray(l2_reg_strength, dtype=np.float64)
+        )
         self.fit_intercept = fit_intercept
 
     def close(self) -> None:
@@ -146,8 +154,12 @@ class LinearSoftmaxLoss:
         """
         loss, gradient = self.data_term.loss_gradient(coef)
         weights, _ = self.unpack(coef)
-        loss += 0.5 * self.l2_reg_strength * float(np.vdot(weights, weights))
-        self.unpack(gradient)[0][...] += self.l2_reg_strength * weights
+        penalty_gradient = self.l2_reg_strength * weights
+        if isinstance(self.l2_reg_strength, float):
+            loss += 0.5 * self.l2_reg_strength * float(np.vdot(weights, weights))
+        else:
+            loss += 0.5 * float(np.vdot(weights, penalty_gradient))
+        self.unpack(gradient)[0][...] += penalty_gradient
         return loss, gradient
 
     def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
@@ -192,7 +204,9 @@ class LinearSoftmaxLoss:
                 with np.errstate(all="ignore"):
                     matrix = self.data_term.hessian(coef)
                 diagonal = np.einsum("ii->i", matrix)  # a writable view
-                diagonal[:n_weights] += self.l2_reg_strength
+                diagonal[:n_weights] += np.broadcast_to(
+                    self.l2_reg_strength, (self.n_classes, self.n_features)
+                ).ravel()
                 formed_at = coef.copy()
             with np.errstate(all="ignore"):
                 return matrix @ direction
@@ -221,21 +235,49 @@ class SplitL1Loss:
     The variables are ``[W+ (flat), W- (flat), b]``, with ``W+`` and ``W-``
     in the layout of the weights of ``smooth``'s ``coef``.
 
+    Bounds :math:`l \le W \le u` become bounds on the split,
+    :math:`\max(l, 0) \le W^+ \le \max(u, 0)` and
+    :math:`\max(-u, 0) \le W^- \le \max(-l, 0)`: every split point then
+    satisfies them, and every feasible :math:`W` has a split point (its
+    positive and negative parts).
+
     Parameters
     ----------
     smooth : LinearSoftmaxLoss
         The data term with its L2 penalty.
-    l1_reg_strength : float
-        :math:`\alpha >= 0`.
+    l1_reg_strength : float or ndarray of shape (n_features,)
+        :math:`\alpha >= 0`, or one per feature (:math:`\alpha_j`, the same for
+        every class).
+    bounds : tuple of two ndarrays of shape (n_classes, n_features), optional
+        Lower and upper bounds :math:`l, u` on :math:`W` (-inf, inf allowed).
     """
 
-    def __init__(self, smooth: LinearSoftmaxLoss, l1_reg_strength: float) -> None:
+    def __init__(
+        self,
+        smooth: LinearSoftmaxLoss,
+        l1_reg_strength: float | np.ndarray,
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         self.smooth = smooth
-        self.l1_reg_strength = float(l1_reg_strength)
         self.n_weights = smooth.n_classes * smooth.n_features
+        if np.ndim(l1_reg_strength) == 0:
+            self.l1_reg_strength = float(l1_reg_strength)
+        else:  # one per weight, in the flat layout of W
+            self.l1_reg_strength = np.tile(
+                np.asarray(l1_reg_strength, dtype=np.float64), smooth.n_classes
+            )
         n_intercept = smooth.n_coef - self.n_weights
-        lower = np.r_[np.zeros(2 * self.n_weights), np.full(n_intercept, -np.inf)]
-        self.bounds = optimize.Bounds(lower, np.inf)
+        free = np.full(n_intercept, -np.inf)
+        if bounds is None:
+            lower = np.r_[np.zeros(2 * self.n_weights), free]
+            self.bounds = optimize.Bounds(lower, np.inf)
+        else:
+            low, high = (bound.ravel() for bound in bounds)
+            zero = np.zeros(self.n_weights)
+            self.bounds = optimize.Bounds(
+                np.r_[np.maximum(low, zero), np.maximum(-high, zero), free],
+                np.r_[np.maximum(high, zero), np.maximum(-low, zero), -free],
+            )
 
     def to_coef(self, variables: np.ndarray) -> np.ndarray:
         """``smooth``'s flat coef ``[W, b]`` from ``[W+, W-, b]``."""
@@ -265,7 +307,10 @@ class SplitL1Loss:
         """
         n = self.n_weights
         loss, gradient = self.smooth.loss_gradient(self.to_coef(variables))
-        loss += self.l1_reg_strength * float(np.sum(variables[: 2 * n]))
+        if isinstance(self.l1_reg_strength, float):
+            loss += self.l1_reg_strength * float(np.sum(variables[: 2 * n]))
+        else:
+            loss += float(self.l1_reg_strength @ (variables[:n] + variables[n : 2 * n]))
         grad_weights = gradient[:n]
         return loss, np.concatenate(
             [

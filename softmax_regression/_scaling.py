@@ -87,12 +87,13 @@ class DiagonalScaling:
 
     .. math::
 
-        d_{kj} = \pi_k (1 - \pi_k)\, \overline{x_j^2} + \lambda,
+        d_{kj} = \pi_k (1 - \pi_k)\, \overline{x_j^2} + \lambda_j,
         \qquad d_{b_k} = \pi_k (1 - \pi_k),
 
     with :math:`\overline{x_j^2}` the weighted mean of the squared feature and
-    :math:`\lambda` the L2 penalty strength. Each scale is rounded to a power
-    of two, so that the change of variables is exact in floating point. The
+    :math:`\lambda_j` the L2 penalty strength of feature :math:`j`. Each scale
+    is rounded to a power of two, so that the change of variables is exact in
+    floating point. The
     solver sees :math:`f(\mathrm{scale} \odot u)`, whose gradient and Hessian
     products are the original ones multiplied by ``scale`` (on both sides).
 
@@ -102,8 +103,9 @@ class DiagonalScaling:
         Weighted means of the squared features.
     priors : ndarray of shape (n_classes,)
         Weighted class shares.
-    l2_reg_strength : float
-        The L2 penalty's strength (the Hessian's diagonal shift on ``W``).
+    l2_reg_strength : float or ndarray of shape (n_features,)
+        The L2 penalty's strength (the Hessian's diagonal shift on ``W``), or
+        one per feature.
     fit_intercept : bool
         Whether the flat coefficients end with ``n_classes`` intercepts.
     """
@@ -112,11 +114,12 @@ class DiagonalScaling:
         self,
         column_square_means: np.ndarray,
         priors: np.ndarray,
-        l2_reg_strength: float,
+        l2_reg_strength: float | np.ndarray,
         fit_intercept: bool,
     ) -> None:
         variance = priors * (1.0 - priors)
-        diagonal = [np.outer(variance, column_square_means).ravel() + l2_reg_strength]
+        # + lambda (or lambda_j, one per feature, the same for every class).
+        diagonal = [(np.outer(variance, column_square_means) + l2_reg_strength).ravel()]
         if fit_intercept:
             diagonal.append(variance)
         diagonal = np.concatenate(diagonal)

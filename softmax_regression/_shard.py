@@ -60,6 +60,7 @@ class _Block:
     true_class: object  # where each sample's true class is in scores (see ops)
     weight: np.ndarray  # normalised sample weights of the rows, in X.dtype
     weight64: np.ndarray  # the same in float64, for the loss sum
+    offset: object = None  # the rows' offsets, in the layout of scores, or None
 
 
 def _power_of_two_scale(array: np.ndarray) -> float:
@@ -297,6 +298,9 @@ class CrossEntropyShard:
         The array primitives, for arrays of another namespace (then ``X``,
         ``y`` and ``normalised_weight`` are arrays of it, on one device, and
         ``X`` is dense).
+    offset : ndarray of shape (n_rows, n_classes), optional
+        :math:`o_i`, added to each sample's raw scores: :math:`z_i = W x_i + b
+        + o_i`. In ``X.dtype`` and namespace; referenced, not copied.
     """
 
     def __init__(
@@ -310,6 +314,7 @@ class CrossEntropyShard:
         executor: Executor | None = None,
         operations=None,
         label_smoothing: float = 0.0,
+        offset=None,
     ) -> None:
         self.ops = ops = NumpyOperations() if operations is None else operations
         self.n_classes = n_classes
@@ -343,6 +348,11 @@ class CrossEntropyShard:
                 else ops.true_class(y[start:stop], n_classes, self._class_axis),
                 weight=weight[start:stop],
                 weight64=weight64[start:stop],
+                offset=None
+                if offset is None
+                else offset[start:stop, :].T
+                if self._class_axis == 0
+                else offset[start:stop, :],
             )
             for (start, stop), scores in zip(bounds, buffers, strict=True)
         ]
@@ -480,6 +490,8 @@ class CrossEntropyShard:
             X_block = _row_view(X, block.start, block.stop)
             scores = block.scores
             self._linear_scores(X_block, weights, intercept, out=scores)
+            if block.offset is not None:
+                scores += block.offset
             raw_target = self._raw_target(scores, block)  # t_i . z_i
             # scores = P
             log_sum_exp = _softmax_inplace(scores, axis=class_axis, xp=ops.xp)

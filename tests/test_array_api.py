@@ -162,6 +162,41 @@ def test_predictions_equal_numpy(namespace, data, n_classes):
     assert score == pytest.approx(expected.score(X, y, sample_weight=weight))
 
 
+def test_factors_bounds_and_offset_on_the_device(namespace, data):
+    """Penalty factors, bounds and an offset on the device: the NumPy model."""
+    X, y, weight = data
+    offset = np.random.default_rng(3).normal(size=(y.size, 3))
+    settings = {
+        "tol": 1e-8,
+        "penalty_factor": np.r_[0.0, 2.0, 1.0, 0.5, 1.0, 3.0],
+        "lower_bounds": -0.5,
+        "upper_bounds": np.full(X.shape[1], 2.0),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        expected = SoftmaxRegression(**settings).fit(
+            X, y, sample_weight=weight, offset=offset
+        )
+        X_xp, offset_xp = _to(namespace, X), _to(namespace, offset)
+        with _dispatch():
+            model = SoftmaxRegression(**settings).fit(
+                X_xp,
+                _to(namespace, y),
+                sample_weight=_to(namespace, weight),
+                offset=offset_xp,
+            )
+            proba = model.predict_proba(X_xp, offset=offset_xp)
+            _assert_on_device(proba, X_xp)
+            score = model.score(X_xp, _to(namespace, y), offset=offset)
+    assert_allclose(to_host(proba), expected.predict_proba(X, offset=offset), atol=1e-7)
+    assert score == expected.score(X, y, offset=offset)
+    assert np.all(to_host(model.coef_) >= -0.5) and np.all(to_host(model.coef_) <= 2.0)
+    with _dispatch(), pytest.raises(ValueError, match="offset must have shape"):
+        model.predict(X_xp, offset=offset_xp[:, :2])
+    with _dispatch(), pytest.raises(ValueError, match="offset must not contain"):
+        model.predict(X_xp, offset=_to(namespace, np.full((y.size, 3), np.nan)))
+
+
 def test_float32_stays_float32(namespace, data):
     xp, _ = namespace
     X, y, _ = data

@@ -416,3 +416,36 @@ def test_bad_targets_on_the_cluster_name_the_row(client):
     targets[777] = [0.9, 0.3]
     with pytest.raises(ValueError, match=r"row 777 sums to 1\.2"):
         SoftmaxRegression().fit(chunked(X), chunked(targets))
+
+
+def test_factors_bounds_and_offset_on_the_cluster(client, problem):
+    X, y, weight = problem
+    offset = np.random.default_rng(4).normal(size=(y.size, 4))
+    settings = {
+        "tol": 1e-8,
+        "penalty_factor": np.r_[np.zeros(2), np.linspace(0.5, 3.0, 10)],
+        "lower_bounds": -0.3,
+        "upper_bounds": 1.0,
+    }
+    memory = SoftmaxRegression(**settings).fit(
+        X, y, sample_weight=weight, offset=offset
+    )
+    distributed_fit = SoftmaxRegression(**settings).fit(
+        chunked(X), chunked(y), sample_weight=chunked(weight), offset=chunked(offset)
+    )
+    proba = distributed_fit.predict_proba(chunked(X), offset=chunked(offset))
+    assert isinstance(proba, da.Array)
+    # L-BFGS-B at tol=1e-8, sums in another order: probabilities to ~1e-7.
+    assert_allclose(proba.compute(), memory.predict_proba(X, offset=offset), atol=1e-6)
+    assert distributed_fit.score(
+        chunked(X), chunked(y), offset=chunked(offset)
+    ) == pytest.approx(distributed_fit.score(X, y, offset=offset), abs=1e-12)
+    # A NumPy offset with a Dask X is put in X's chunks.
+    predicted = distributed_fit.predict(chunked(X), offset=offset).compute()
+    assert_array_equal(predicted, distributed_fit.predict(X, offset=offset))
+    with pytest.raises(ValueError, match="offset must have shape"):
+        SoftmaxRegression().fit(chunked(X), chunked(y), offset=chunked(offset[:, :3]))
+    bad = offset.copy()
+    bad[7, 1] = np.nan
+    with pytest.raises(ValueError, match="offset must not contain"):
+        SoftmaxRegression().fit(chunked(X), chunked(y), offset=chunked(bad))

@@ -19,14 +19,15 @@ from . import memory
 from ._protocol import Backend, FitInput
 
 
-def backend_for(X, y=None, sample_weight=None) -> Backend:
-    """Return the backend module for a call's arguments.
+def backend_for(X, *others) -> Backend:
+    """Return the backend module for a call's data arguments.
 
-    Dask if any of them is a Dask collection; the array API backend if ``X``
-    is an array of another namespace under ``array_api_dispatch``; in memory
+    ``X``, then the others (``y``, ``sample_weight``, ``offset``): Dask if
+    any of them is a Dask collection; the array API backend if ``X`` is an
+    array of another namespace under ``array_api_dispatch``; in memory
     otherwise.
     """
-    if any_dask(X, y, sample_weight):
+    if any_dask(X, *others):
         from . import dask
 
         return dask

@@ -29,21 +29,23 @@ class Backend(Protocol):
     """The functions of a backend module."""
 
     def fit_data(
-        self, estimator, X, y, sample_weight
+        self, estimator, X, y, sample_weight, offset=None
     ) -> AbstractContextManager[FitInput]:
         """Validate the training data and hold it for a fit, while open."""
 
-    def raw_prediction(self, estimator, X, method: str):
+    def raw_prediction(self, estimator, X, method: str, offset=None):
         """Validate ``X``; return its scores (n_samples, n_classes)."""
 
-    def predict(self, estimator, X, method: str):
+    def predict(self, estimator, X, method: str, offset=None):
         """Return what ``estimator.<method>(X)`` returns (``_scores.METHODS``)."""
 
-    def score(self, estimator, X, y, sample_weight) -> float:
+    def score(self, estimator, X, y, sample_weight, offset=None) -> float:
         """``estimator.score(X, y, sample_weight)``."""
 
-    def memory_input(self, estimator, X, y, sample_weight, purpose: str) -> tuple:
-        """``X, y, sample_weight`` as NumPy for work done in memory only.
+    def memory_input(
+        self, estimator, X, y, sample_weight, purpose: str, offset=None
+    ) -> tuple:
+        """``X, y, sample_weight, offset`` as NumPy for work done in memory only.
 
         ``purpose`` ("cross-validation", "inference") names that work in the
         error of a backend that cannot (Dask: its data does not fit).

@@ -41,7 +41,12 @@ from sklearn.utils.validation import (
 )
 
 from .._arrays import dispatched_namespace, to_host
-from .._checks import check_two_classes, target_columns
+from .._checks import (
+    check_offset,
+    check_offset_shape,
+    check_two_classes,
+    target_columns,
+)
 from .._linear_loss import LinearSoftmaxLoss
 from .._loss import _check_targets
 from .._scores import expected_accuracy, from_scores, linear_scores
@@ -222,6 +227,8 @@ class ArrayAPIData:
         The namespace of ``X``.
     label_smoothing : float, default=0.0
         The share of each target spread uniformly over the classes.
+    offset : array of shape (n_samples, n_classes), optional
+        Added to the raw scores; in ``X``'s dtype, on its device.
     """
 
     sparse = False
@@ -229,9 +236,17 @@ class ArrayAPIData:
     can_form_hessian = False
 
     def __init__(
-        self, X, y, n_classes: int, sample_weight, xp, label_smoothing: float = 0.0
+        self,
+        X,
+        y,
+        n_classes: int,
+        sample_weight,
+        xp,
+        label_smoothing: float = 0.0,
+        offset=None,
     ) -> None:
         self.X = X
+        self.offset = offset
         self.y = y
         self.label_smoothing = label_smoothing
         self.n_classes = n_classes
@@ -281,7 +296,10 @@ class ArrayAPIData:
 
     @contextmanager
     def objective(
-        self, l2_reg_strength: float, fit_intercept: bool, n_threads: int | None
+        self,
+        l2_reg_strength: float | np.ndarray,
+        fit_intercept: bool,
+        n_threads: int | None,
     ) -> Iterator[LinearSoftmaxLoss]:
         """Open the objective on the device.
 
@@ -298,6 +316,7 @@ class ArrayAPIData:
             fit_intercept,
             operations=self.ops,
             label_smoothing=self.label_smoothing,
+            offset=self.offset,
         )
         with LinearSoftmaxLoss(
             ShardDataTerm(self.X, shard),
@@ -364,8 +383,22 @@ def _table(y):
     return y.to_numpy() if hasattr(y, "to_numpy") else y
 
 
+def _device_offset(offset, n_samples: int, n_classes: int, xp, device, dtype):
+    """Return the offset checked, in ``X``'s namespace, dtype and device."""
+    if offset is None:
+        return None
+    if array_api_compat.is_array_api_obj(offset) and not isinstance(offset, np.ndarray):
+        offset = move_to(offset, xp=xp, device=device)
+        check_offset_shape(offset.shape, n_samples, n_classes)
+        if not bool(xp.all(xp.isfinite(offset))):
+            raise ValueError("offset must not contain NaN or infinity.")
+        return xp.astype(offset, dtype)
+    offset = check_offset(offset, n_samples, n_classes)
+    return xp.asarray(offset, dtype=dtype, device=device)
+
+
 @contextmanager
-def fit_data(estimator, X, y, sample_weight) -> Iterator[FitInput]:
+def fit_data(estimator, X, y, sample_weight, offset=None) -> Iterator[FitInput]:
     """Validate the training data and hold it on its device."""
     xp = dispatched_namespace(X)
     X, classes, y_encoded, fit_weight, classes_host = validate_fit_data(
@@ -378,30 +411,52 @@ def fit_data(estimator, X, y, sample_weight) -> Iterator[FitInput]:
         fit_weight,
         xp,
         float(estimator.label_smoothing),
+        _device_offset(
+            offset,
+            X.shape[0],
+            classes_host.size,
+            xp,
+            get_namespace_and_device(X)[2],
+            X.dtype,
+        ),
     )
     yield FitInput(data, X, y, classes, sample_weight)
 
 
-def raw_prediction(estimator, X, method: str):
+def raw_prediction(estimator, X, method: str, offset=None):
     """Validate ``X``; return its scores on its device, in ``X``'s namespace."""
     check_is_fitted(estimator)
     check_same_namespace(X, estimator, attribute="coef_", method=method)
     xp = dispatched_namespace(X)
     X = validate_data(estimator, X, dtype=[xp.float64, xp.float32], reset=False)
-    return linear_scores(X, estimator.coef_, estimator.intercept_, xp)
+    scores = linear_scores(X, estimator.coef_, estimator.intercept_, xp)
+    if offset is not None:
+        scores = scores + _device_offset(
+            offset,
+            *scores.shape,
+            xp,
+            get_namespace_and_device(X)[2],
+            scores.dtype,
+        )
+    return scores
 
 
-def predict(estimator, X, method: str):
+def predict(estimator, X, method: str, offset=None):
     """``estimator.<method>(X)``, on ``X``'s device."""
-    scores = raw_prediction(estimator, X, method)
+    scores = raw_prediction(estimator, X, method, offset)
     return from_scores(scores, method, estimator.classes_, dispatched_namespace(X))
 
 
-def score(estimator, X, y, sample_weight=None) -> float:
+def score(estimator, X, y, sample_weight=None, offset=None) -> float:
     """Accuracy, or the expected accuracy against class probabilities, on the device."""
     if target_columns(y) is None:
-        return ClassifierMixin.score(estimator, X, y, sample_weight=sample_weight)
-    scores = raw_prediction(estimator, X, "score")
+        if offset is None:
+            return ClassifierMixin.score(estimator, X, y, sample_weight=sample_weight)
+        from sklearn.metrics import accuracy_score  # as ClassifierMixin.score
+
+        predicted = predict(estimator, X, "predict", offset)
+        return float(accuracy_score(y, predicted, sample_weight=sample_weight))
+    scores = raw_prediction(estimator, X, "score", offset)
     xp, _, device = get_namespace_and_device(scores)
     n_classes = scores.shape[1]
     targets = _check_targets(
@@ -420,7 +475,7 @@ def score(estimator, X, y, sample_weight=None) -> float:
     return float(expected_accuracy(scores, targets, sample_weight, xp, device))
 
 
-def memory_input(estimator, X, y, sample_weight, purpose: str) -> tuple:
+def memory_input(estimator, X, y, sample_weight, purpose: str, offset=None) -> tuple:
     """Device arrays brought to the host, for inference; an error for CV.
 
     Cross-validation runs its folds, scoring and refit on NumPy data.
@@ -434,4 +489,4 @@ def memory_input(estimator, X, y, sample_weight, purpose: str) -> tuple:
             "SoftmaxRegression(C=...) on the device arrays, which supports "
             "them."
         )
-    return to_host(X), to_host(y), to_host(sample_weight)
+    return to_host(X), to_host(y), to_host(sample_weight), to_host(offset)

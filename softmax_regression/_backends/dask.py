@@ -55,6 +55,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, check_is_fitted
 
 from .._checks import (
+    check_offset_shape,
     check_two_classes,
     check_two_weighted_classes,
     target_columns,
@@ -102,6 +103,8 @@ class ShardActor:
         Sample weights of the same rows (float64), or None for unweighted.
     first_rows : list of int, optional
         The index of each chunk's first row in the whole data, for errors.
+    offset_chunks : list of ndarray, optional
+        Offsets of the same rows, (rows, n_classes), or None.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class ShardActor:
         y_chunks: list,
         weight_chunks: list | None,
         first_rows: list | None = None,
+        offset_chunks: list | None = None,
     ):
         self.x_keys = x_keys
         self.y_chunks = [np.asarray(y) for y in y_chunks]
@@ -118,6 +122,7 @@ class ShardActor:
             self.y_chunks = [y.ravel() for y in self.y_chunks]
         self.first_rows = first_rows or [0] * len(x_keys)
         self.weight_chunks = weight_chunks
+        self.offset_chunks = offset_chunks
         self.shards: list[CrossEntropyShard] = []
         self._executor: ThreadPoolExecutor | None = None
 
@@ -255,6 +260,15 @@ class ShardActor:
                     normalised = relative / relative_sum
                 values = X.data if sp.issparse(X) else X
                 finite = finite and bool(np.isfinite(values).all())
+                offset = None
+                if self.offset_chunks is not None:
+                    offset = np.asarray(self.offset_chunks[index])
+                    if offset.shape != (rows, classes.size) or not bool(
+                        np.isfinite(offset).all()
+                    ):
+                        # The estimator's error, from the whole offset's shape.
+                        return {"bad_offset": True}
+                    offset = offset.astype(X.dtype, copy=False)
                 sums = weighted_column_square_sums(X, relative)
                 square_sums = sums if square_sums is None else square_sums + sums
                 entries += X.nnz if sp.issparse(X) else X.size
@@ -268,6 +282,7 @@ class ShardActor:
                         n_threads,
                         executor=self._executor,
                         label_smoothing=label_smoothing,
+                        offset=offset,
                     )
                 )
         return {"square_sums": square_sums, "entries": entries, "finite": finite}
@@ -369,17 +384,30 @@ def _check_targets_rows(value, X):
     Its columns in one chunk, as floats; checked on the workers (see
     :meth:`ShardActor.summarise`).
     """
+    return _check_table_rows(value, "y", X)
+
+
+def _check_table_rows(value, name: str, X):
+    """Return a table (class probabilities, offsets) in ``X``'s row chunks.
+
+    Its columns in one chunk, as floats; its values are checked on the workers.
+    """
     if not dask.is_dask_collection(value):
         value = da.from_array(np.asarray(value), chunks=(X.chunks[0], -1))
-    value = _as_row_chunked_array(value, "y")
-    if value.shape[0] != X.shape[0]:
+    value = _as_row_chunked_array(value, name)
+    if value.ndim != 2 or value.shape[0] != X.shape[0]:
         raise ValueError(
-            f"y must have one row per row of X ({X.shape[0]}); got {value.shape}."
+            f"{name} must have one row per row of X ({X.shape[0]}); got {value.shape}."
         )
     if value.dtype.kind not in "fiub":
+        what = (
+            "read as a table of class probabilities"
+            if name == "y"
+            else "one column per class"
+        )
         raise ValueError(
-            f"y is 2-D with {value.shape[1]} columns, so it is read as a table of "
-            f"class probabilities, but its dtype is {value.dtype}, not numeric."
+            f"{name} is 2-D with {value.shape[1]} columns, {what}, but its dtype "
+            f"is {value.dtype}, not numeric."
         )
     if value.dtype not in (np.float32, np.float64):
         value = value.astype(np.float64)
@@ -418,6 +446,8 @@ class DaskData:
         For error messages.
     label_smoothing : float, default=0.0
         The share of each target spread uniformly over the classes.
+    offset : dask Array or array-like of shape (n_samples, n_classes), optional
+        Added to the raw scores; put in ``X``'s row chunks.
     """
 
     # The Hessian is formed only for small data, which stays in memory.
@@ -432,6 +462,7 @@ class DaskData:
         fit_intercept: bool,
         estimator_name,
         label_smoothing: float = 0.0,
+        offset=None,
     ) -> None:
         self.client = _client()
         X = _check_x(_as_row_chunked_array(X, "X"))
@@ -450,6 +481,8 @@ class DaskData:
             raise ValueError(
                 "Found array with 0 sample(s) while a minimum of 1 is required."
             )
+        if offset is not None:
+            offset = _check_table_rows(offset, "offset", X)
         self.X = X
         self.shape = X.shape
         self.dtype = X.dtype
@@ -457,13 +490,16 @@ class DaskData:
         self.fit_intercept = fit_intercept
         self._name = estimator_name
         self._class_weight = class_weight
-        persisted = self.client.persist([X, y] + ([] if weight is None else [weight]))
+        extra = [part for part in (weight, offset) if part is not None]
+        persisted = self.client.persist([X, y, *extra])
         self._persisted = persisted
         self._actors: list = []
         self._x_keys = _keys(persisted[0])
         self._first_rows = np.cumsum((0, *X.chunks[0][:-1])).tolist()
         self._y_keys = _keys(persisted[1])
         self._weight_keys = None if weight is None else _keys(persisted[2])
+        self._offset_keys = None if offset is None else _keys(persisted[-1])
+        self._offset_shape = None if offset is None else offset.shape
         try:
             self._summarise()
             self._prepare()
@@ -498,6 +534,11 @@ class DaskData:
                 if self._weight_keys is None
                 else [futures[self._weight_keys[i]] for i in indices]
             )
+            offset_chunks = (
+                None
+                if self._offset_keys is None
+                else [futures[self._offset_keys[i]] for i in indices]
+            )
             actor_futures.append(
                 self.client.submit(
                     ShardActor,
@@ -505,6 +546,7 @@ class DaskData:
                     y_chunks,
                     weight_chunks,
                     [self._first_rows[i] for i in indices],
+                    offset_chunks,
                     workers=[worker],
                     allow_other_workers=False,
                     actor=True,
@@ -616,6 +658,9 @@ class DaskData:
                 for actor in self._actors
             ]
         ]
+        if any(r.get("bad_offset") for r in results):
+            check_offset_shape(self._offset_shape, self.shape[0], self.n_classes)
+            raise ValueError("offset must not contain NaN or infinity.")
         if not all(r["finite"] for r in results):
             raise ValueError("Input X contains NaN or infinity.")
         square_sums = sum(r["square_sums"] for r in results)
@@ -644,7 +689,10 @@ class DaskData:
 
     @contextmanager
     def objective(
-        self, l2_reg_strength: float, fit_intercept: bool, n_threads: int | None
+        self,
+        l2_reg_strength: float | np.ndarray,
+        fit_intercept: bool,
+        n_threads: int | None,
     ) -> Iterator[LinearSoftmaxLoss]:
         """Open the objective whose data term the actors evaluate."""
         yield LinearSoftmaxLoss(
@@ -743,8 +791,24 @@ class _DaskDataTerm:
 # -- predictions ------------------------------------------------------------------
 
 
-def _predict_block(block, model, method: str):
-    return getattr(model, method)(block)
+def _predict_block(block, model, method: str, offset_block=None):
+    return getattr(model, method)(block, offset=offset_block)
+
+
+def _scores_block(block, coef, intercept, offset_block=None):
+    scores = linear_scores(block, coef, intercept)
+    if offset_block is not None:
+        scores += offset_block
+    return scores
+
+
+def _prediction_offset(offset, X, n_classes: int):
+    """``offset`` in ``X``'s row chunks (or None), its shape checked."""
+    if offset is None:
+        return None
+    offset = _check_table_rows(offset, "offset", X)
+    check_offset_shape(offset.shape, X.shape[0], n_classes)
+    return offset
 
 
 def _prediction_input(estimator, X, lengths: bool = False):
@@ -766,14 +830,16 @@ def _prediction_input(estimator, X, lengths: bool = False):
     return X
 
 
-def predict(estimator, X, method: str, *, lengths: bool = False):
+def predict(estimator, X, method: str, offset=None, *, lengths: bool = False):
     """``estimator.<method>(X)`` for a Dask ``X``, as a lazy Dask array.
 
     Chunk for chunk: each row chunk of ``X`` gives the same rows of the
     result, computed by the estimator's own in-memory method.
     """
     check_is_fitted(estimator)
-    X = _prediction_input(estimator, X, lengths)
+    X = _prediction_input(estimator, X, lengths or offset is not None)
+    offset = _prediction_offset(offset, X, estimator.classes_.size)
+    blocks = () if offset is None else (offset,)
     # Blocks are plain arrays: the copy has no feature names to check them by.
     model = dask.delayed(_strip_feature_names(estimator), pure=True)
     if method == "predict":
@@ -787,6 +853,7 @@ def predict(estimator, X, method: str, *, lengths: bool = False):
             _predict_block,
             model,
             method,
+            *blocks,
             drop_axis=1,
             dtype=dtype,
             meta=np.empty((0,), dtype=dtype),
@@ -795,6 +862,7 @@ def predict(estimator, X, method: str, *, lengths: bool = False):
         _predict_block,
         model,
         method,
+        *blocks,
         chunks=(X.chunks[0], (estimator.classes_.size,)),
         dtype=dtype,
         meta=np.empty((0, 0), dtype=dtype),
@@ -813,7 +881,7 @@ def _checked_targets(block, n_classes: int):
     return _check_targets(block, n_classes, name="y")
 
 
-def score(estimator, X, y, sample_weight=None) -> float:
+def score(estimator, X, y, sample_weight=None, offset=None) -> float:
     """Mean (weighted) accuracy on Dask input, computed on the cluster.
 
     For class probabilities ``y``, the expected accuracy (see the estimator's
@@ -821,7 +889,7 @@ def score(estimator, X, y, sample_weight=None) -> float:
     """
     check_is_fitted(estimator)
     if target_columns(y) is not None:
-        scores = raw_prediction(estimator, X, "score", lengths=True)
+        scores = raw_prediction(estimator, X, "score", offset, lengths=True)
         n_classes = scores.shape[1]
         targets = _check_targets_rows(y, scores).map_blocks(
             _checked_targets, n_classes, dtype=np.float64
@@ -832,7 +900,7 @@ def score(estimator, X, y, sample_weight=None) -> float:
                 sample_weight, "sample_weight", scores, dtype=np.float64
             )
         return float(expected_accuracy(scores, targets, weight, da))
-    predicted = predict(estimator, X, "predict", lengths=True)
+    predicted = predict(estimator, X, "predict", offset, lengths=True)
     y = _check_rows(y, "y", predicted[:, None])
     correct = predicted == y
     if sample_weight is None:
@@ -844,16 +912,18 @@ def score(estimator, X, y, sample_weight=None) -> float:
     return float(hits / total)
 
 
-def raw_prediction(estimator, X, method: str, *, lengths: bool = False):
+def raw_prediction(estimator, X, method: str, offset=None, *, lengths: bool = False):
     """Return the scores of a Dask ``X`` (n_samples, n_classes), lazily."""
     check_is_fitted(estimator)
-    X = _prediction_input(estimator, X, lengths)
+    X = _prediction_input(estimator, X, lengths or offset is not None)
     n_classes = estimator.classes_.size
+    offset = _prediction_offset(offset, X, n_classes)
     dtype = np.result_type(X.dtype, estimator.coef_.dtype)
     return X.map_blocks(
-        linear_scores,
+        _scores_block,
         estimator.coef_,
         estimator.intercept_,
+        *(() if offset is None else (offset,)),
         chunks=(X.chunks[0], (n_classes,)),
         dtype=dtype,
         meta=np.empty((0, 0), dtype=dtype),
@@ -861,7 +931,7 @@ def raw_prediction(estimator, X, method: str, *, lengths: bool = False):
 
 
 @contextmanager
-def fit_data(estimator, X, y, sample_weight) -> Iterator[FitInput]:
+def fit_data(estimator, X, y, sample_weight, offset=None) -> Iterator[FitInput]:
     """Persist the training data on the cluster; release it on leaving."""
     # A Dask collection's empty pandas/NumPy counterpart has its names.
     _check_feature_names(estimator, X._meta, reset=True)
@@ -873,6 +943,7 @@ def fit_data(estimator, X, y, sample_weight) -> Iterator[FitInput]:
         estimator.fit_intercept,
         type(estimator).__name__,
         float(estimator.label_smoothing),
+        offset,
     ) as data:
         estimator.n_features_in_ = data.shape[1]
         yield FitInput(data, X, y, data.classes, sample_weight)
@@ -892,6 +963,6 @@ _IN_MEMORY_ONLY = {
 }
 
 
-def memory_input(estimator, X, y, sample_weight, purpose: str) -> tuple:
+def memory_input(estimator, X, y, sample_weight, purpose: str, offset=None) -> tuple:
     """Raise a TypeError: what runs only in memory takes no Dask collection."""
     raise TypeError(_IN_MEMORY_ONLY[purpose].format(name=type(estimator).__name__))

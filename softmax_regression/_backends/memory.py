@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
 )
 
 from .._arrays import to_host
-from .._checks import check_two_classes, numeric_table, target_columns
+from .._checks import check_offset, check_two_classes, numeric_table, target_columns
 from .._linear_loss import LinearSoftmaxLoss
 from .._loss import _check_targets
 from .._parallel import evaluation_threads, threads_for_work
@@ -46,10 +46,11 @@ def in_memory_loss(
     y: np.ndarray,
     n_classes: int,
     sample_weight: np.ndarray | None,
-    l2_reg_strength: float,
+    l2_reg_strength: float | np.ndarray,
     fit_intercept: bool,
     n_threads: int = 1,
     label_smoothing: float = 0.0,
+    offset: np.ndarray | None = None,
 ) -> LinearSoftmaxLoss:
     """Return the penalised objective over in-memory data, on ``n_threads``.
 
@@ -58,7 +59,7 @@ def in_memory_loss(
     :class:`~softmax_regression._linear_loss.LinearSoftmaxLoss`. ``y`` holds
     class indices in ``[0, n_classes)`` or class probabilities;
     ``sample_weight`` non-negative weights with a positive sum, or None for
-    all ones.
+    all ones; ``offset`` (n_samples, n_classes) is added to the scores.
     """
     n_samples, n_features = X.shape
     shard = CrossEntropyShard(
@@ -69,6 +70,7 @@ def in_memory_loss(
         fit_intercept,
         n_threads,
         label_smoothing=label_smoothing,
+        offset=None if offset is None else offset.astype(X.dtype, copy=False),
     )
     return LinearSoftmaxLoss(
         ShardDataTerm(X, shard), n_classes, n_features, l2_reg_strength, fit_intercept
@@ -90,6 +92,8 @@ class InMemoryData:
         Non-negative weights with a positive sum (class weights included).
     label_smoothing : float, default=0.0
         The share of each target spread uniformly over the classes.
+    offset : ndarray of shape (n_samples, n_classes), optional
+        Added to the raw scores.
     """
 
     can_form_hessian = True
@@ -101,12 +105,14 @@ class InMemoryData:
         n_classes: int,
         sample_weight: np.ndarray | None,
         label_smoothing: float = 0.0,
+        offset: np.ndarray | None = None,
     ) -> None:
         self.X = X
         self.y = y
         self.n_classes = n_classes
         self.sample_weight = sample_weight
         self.label_smoothing = label_smoothing
+        self.offset = offset
         self.shape = X.shape
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
@@ -128,7 +134,10 @@ class InMemoryData:
 
     @contextmanager
     def objective(
-        self, l2_reg_strength: float, fit_intercept: bool, n_threads: int | None
+        self,
+        l2_reg_strength: float | np.ndarray,
+        fit_intercept: bool,
+        n_threads: int | None,
     ) -> Iterator[LinearSoftmaxLoss]:
         """Open the objective, its threads running while the context is open.
 
@@ -148,6 +157,7 @@ class InMemoryData:
                 fit_intercept=fit_intercept,
                 n_threads=n_threads,
                 label_smoothing=self.label_smoothing,
+                offset=self.offset,
             ) as loss,
         ):
             yield loss
@@ -158,13 +168,13 @@ class InMemoryData:
         return array
 
 
-def memory_input(estimator, X, y, sample_weight, purpose: str) -> tuple:
-    """``X``, ``y``, ``sample_weight`` for work done in memory (all of it here).
+def memory_input(estimator, X, y, sample_weight, purpose: str, offset=None) -> tuple:
+    """``X``, ``y``, ``sample_weight``, ``offset`` for work done in memory.
 
-    Labels and weights of another namespace (under array API dispatch) follow
-    NumPy ``X`` to the host.
+    All of it is, here. Labels, weights and offsets of another namespace
+    (under array API dispatch) follow NumPy ``X`` to the host.
     """
-    return X, to_host(y), to_host(sample_weight)
+    return X, to_host(y), to_host(sample_weight), to_host(offset)
 
 
 def validate_fit_data(estimator, X, y, sample_weight):
@@ -204,20 +214,28 @@ def validate_fit_data(estimator, X, y, sample_weight):
 
 
 @contextmanager
-def fit_data(estimator, X, y, sample_weight) -> Iterator[FitInput]:
+def fit_data(estimator, X, y, sample_weight, offset=None) -> Iterator[FitInput]:
     """Validate the training data and hold it as :class:`InMemoryData`."""
-    X, y, sample_weight = memory_input(estimator, X, y, sample_weight, "fit")
+    X, y, sample_weight, offset = memory_input(
+        estimator, X, y, sample_weight, "fit", offset
+    )
     X, y, classes, y_encoded, fit_weight = validate_fit_data(
         estimator, X, y, sample_weight
     )
+    offset = check_offset(offset, X.shape[0], classes.size)
     data = InMemoryData(
-        X, y_encoded, classes.size, fit_weight, float(estimator.label_smoothing)
+        X,
+        y_encoded,
+        classes.size,
+        fit_weight,
+        float(estimator.label_smoothing),
+        offset,
     )
     yield FitInput(data, X, y, classes, sample_weight)
 
 
-def raw_prediction(estimator, X, method: str) -> np.ndarray:
-    """Validate ``X``; return its scores, shape (n_samples, n_classes).
+def raw_prediction(estimator, X, method: str, offset=None) -> np.ndarray:
+    """Validate ``X``; return its scores (plus ``offset``), (n_samples, n_classes).
 
     ``method`` names the caller in errors.
     """
@@ -230,19 +248,29 @@ def raw_prediction(estimator, X, method: str) -> np.ndarray:
         dtype=ACCEPTED_DTYPES,
         reset=False,
     )
-    return linear_scores(X, estimator.coef_, estimator.intercept_)
+    scores = linear_scores(X, estimator.coef_, estimator.intercept_)
+    if offset is not None:
+        scores += check_offset(to_host(offset), *scores.shape)
+    return scores
 
 
-def predict(estimator, X, method: str):
+def predict(estimator, X, method: str, offset=None):
     """``estimator.<method>(X)``, one of :data:`~softmax_regression._scores.METHODS`."""
-    return from_scores(raw_prediction(estimator, X, method), method, estimator.classes_)
+    return from_scores(
+        raw_prediction(estimator, X, method, offset), method, estimator.classes_
+    )
 
 
-def score(estimator, X, y, sample_weight=None) -> float:
+def score(estimator, X, y, sample_weight=None, offset=None) -> float:
     """Accuracy, or the expected accuracy against class probabilities."""
     if target_columns(y) is None:
-        return ClassifierMixin.score(estimator, X, y, sample_weight=sample_weight)
-    scores = raw_prediction(estimator, X, "score")
+        if offset is None:
+            return ClassifierMixin.score(estimator, X, y, sample_weight=sample_weight)
+        from sklearn.metrics import accuracy_score  # as ClassifierMixin.score
+
+        predicted = predict(estimator, X, "predict", offset)
+        return float(accuracy_score(y, predicted, sample_weight=sample_weight))
+    scores = raw_prediction(estimator, X, "score", offset)
     targets = _check_targets(numeric_table(y), estimator.classes_.shape[0], name="y")
     check_consistent_length(scores, targets, sample_weight)
     return float(expected_accuracy(scores, targets, sample_weight))
