@@ -40,6 +40,7 @@ from ._checks import (
 )
 from ._coef import as_rows
 from ._estimator import SoftmaxRegression
+from ._fit import solve_with_settings
 from ._loss import _check_targets, cross_entropy
 
 
@@ -182,7 +183,8 @@ def _fold_path(
             task_name=f"C={C:.4g}", max_subtasks=estimator.max_iter + 1
         )
         C_task.call_on_fit_task_begin(**hook_data)
-        coef, result = estimator._solve(
+        coef, result = solve_with_settings(
+            estimator,
             C_task,
             data,
             X_train,
@@ -514,7 +516,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             refit_task.call_on_fit_task_begin(
                 estimator=self, X=X, y=y, metadata=metadata
             )
-            mean_coef, _ = self._solve(
+            mean_coef, _ = solve_with_settings(
+                self,
                 refit_task,
                 InMemoryData(
                     X,

@@ -17,16 +17,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._backends import backend_for
-from ._callbacks import CallbackSupportMixin, IterationTasks, has_callbacks
+from ._callbacks import CallbackSupportMixin
 from ._checks import (
-    check_bounds,
-    check_penalty_factor,
     check_solver,
     has_finite_bounds,
 )
-from ._coef import fitted_attributes, initial_coef, previous_coef
-from ._fit import fit_coef, resolve_solver, solver_tol, warn_if_not_converged
-from ._solvers import NEWTON_METHODS, SolverResult
+from ._coef import fitted_attributes, previous_coef
+from ._fit import solve_with_settings
+from ._solvers import NEWTON_METHODS
 from ._version import DOCS_URL
 
 SOLVERS = ("auto", "lbfgs", *NEWTON_METHODS)
@@ -176,7 +174,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         ``np.inf`` mean no bound; ``lower_bounds <= upper_bounds``. The
         intercepts are free. Bounds need L-BFGS-B: ``solver="auto"`` picks
         ``"lbfgs"`` (never in rescaled coefficients), and a Newton solver is
-        an error. Infinite bounds (or None) fit the unbounded model. With
+        an error. Infinite bounds (or None) fit the unbounded model. On
+        float32 data ``coef_`` holds the bounds as float32 rounds them. With
         bounds the model is no longer invariant to adding a constant to every
         class's coefficients, so the fitted ``coef_`` is the bounded optimum,
         not a centred one.
@@ -389,7 +388,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         task = self._init_callback_context(max_subtasks=self.max_iter + 1)
         task.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
-        coef, result = self._solve(
+        coef, result = solve_with_settings(
+            self,
             task,
             data,
             X,
@@ -410,71 +410,6 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
         )
         return self
-
-    def _solve(
-        self,
-        task,
-        data,
-        X,
-        y,
-        classes,
-        *,
-        C: float,
-        l1_ratio: float,
-        coef0: np.ndarray | None,
-        n_threads: int | None = None,
-        metadata: dict | None = None,
-        min_iter: int = 0,
-    ) -> tuple[np.ndarray, SolverResult]:
-        """Fit one ``(C, l1_ratio)`` with this estimator's solver settings.
-
-        ``data`` is what the solver sees (a backend's :class:`~._fit.FitData`);
-        ``X`` and ``y`` are what the callbacks are shown.
-        Each solver iteration is a callback subtask of ``task`` (if callbacks
-        are set); a ConvergenceWarning says why the solver stopped short.
-        Returns the flat solution ``[W, b]`` and the solver's result.
-        """
-        n_features = data.shape[1]
-        bounds = check_bounds(
-            self.lower_bounds, self.upper_bounds, data.n_classes, n_features
-        )
-        solver = resolve_solver(self.solver, data.X, l1_ratio, bounds is not None)
-        if coef0 is None:
-            coef0 = initial_coef(data.class_priors(), n_features, self.fit_intercept)
-        iterations = None
-        if has_callbacks(self):
-            iterations = IterationTasks(
-                task,
-                self,
-                lambda coef: self._fitted_attributes(
-                    coef, classes, n_features, data.dtype, data.from_host
-                ),
-                coef0,
-                f"{solver}-iter",
-                X=X,
-                y=y,
-                metadata=metadata,
-            )
-        coef, result = fit_coef(
-            data,
-            C=C,
-            l1_ratio=l1_ratio,
-            fit_intercept=self.fit_intercept,
-            solver=solver,
-            tol=solver_tol(self.tol),
-            max_iter=self.max_iter,
-            verbose=self.verbose,
-            coef0=coef0,
-            n_threads=n_threads,
-            callback=iterations,
-            min_iter=min_iter,
-            penalty_factor=check_penalty_factor(self.penalty_factor, n_features),
-            bounds=bounds,
-        )
-        if iterations is not None:
-            iterations.close()
-        warn_if_not_converged(result, solver, self.max_iter, self.tol, data.dtype)
-        return coef, result
 
     def _fitted_attributes(
         self, coef, classes, n_features: int, dtype, from_host=None

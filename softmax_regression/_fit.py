@@ -11,8 +11,9 @@ from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from ._arrays import is_sparse
-from ._checks import user_stacklevel
-from ._coef import initial_coef, n_coef, split_coef
+from ._callbacks import IterationTasks, has_callbacks
+from ._checks import check_bounds, check_penalty_factor, user_stacklevel
+from ._coef import fitted_attributes, initial_coef, n_coef, split_coef
 from ._linear_loss import LinearSoftmaxLoss, SplitL1Loss
 from ._scaling import DiagonalScaling
 from ._solvers import (
@@ -450,3 +451,75 @@ def warn_if_not_converged(
                 "silently" + (", or fit in float64." if precision == "float32" else ".")
             )
     warnings.warn(message, ConvergenceWarning, stacklevel=user_stacklevel())
+
+
+def solve_with_settings(
+    estimator,
+    task,
+    data: FitData,
+    X,
+    y,
+    classes,
+    *,
+    C: float,
+    l1_ratio: float,
+    coef0: np.ndarray | None,
+    n_threads: int | None = None,
+    metadata: dict | None = None,
+    min_iter: int = 0,
+) -> tuple[np.ndarray, SolverResult]:
+    """Fit one ``(C, l1_ratio)`` with ``estimator``'s solver settings.
+
+    ``data`` is what the solver sees (a backend's :class:`FitData`); ``X``
+    and ``y`` are what the callbacks are shown. The estimator's
+    ``penalty_factor`` and bounds are checked against the data. Each solver
+    iteration is a callback subtask of ``task`` (if callbacks are set); a
+    ConvergenceWarning says why the solver stopped short. Returns the flat
+    solution ``[W, b]`` and the solver's result.
+    """
+    n_features = data.shape[1]
+    bounds = check_bounds(
+        estimator.lower_bounds, estimator.upper_bounds, data.n_classes, n_features
+    )
+    solver = resolve_solver(estimator.solver, data.X, l1_ratio, bounds is not None)
+    if coef0 is None:
+        coef0 = initial_coef(data.class_priors(), n_features, estimator.fit_intercept)
+    iterations = None
+    if has_callbacks(estimator):
+        iterations = IterationTasks(
+            task,
+            estimator,
+            lambda coef: fitted_attributes(
+                coef,
+                classes,
+                n_features,
+                estimator.fit_intercept,
+                data.dtype,
+                data.from_host,
+            ),
+            coef0,
+            f"{solver}-iter",
+            X=X,
+            y=y,
+            metadata=metadata,
+        )
+    coef, result = fit_coef(
+        data,
+        C=C,
+        l1_ratio=l1_ratio,
+        fit_intercept=estimator.fit_intercept,
+        solver=solver,
+        tol=solver_tol(estimator.tol),
+        max_iter=estimator.max_iter,
+        verbose=estimator.verbose,
+        coef0=coef0,
+        n_threads=n_threads,
+        callback=iterations,
+        min_iter=min_iter,
+        penalty_factor=check_penalty_factor(estimator.penalty_factor, n_features),
+        bounds=bounds,
+    )
+    if iterations is not None:
+        iterations.close()
+    warn_if_not_converged(result, solver, estimator.max_iter, estimator.tol, data.dtype)
+    return coef, result

@@ -64,7 +64,7 @@ def reference_fit(
     S = s.sum()
     f = np.ones(d) if factor is None else factor
     o = np.zeros((n, K)) if offset is None else offset
-    Y = np.eye(K)[y]
+    Y = np.eye(K)[y] if np.ndim(y) == 1 else y  # labels, or class probabilities
     strength = 1.0 / (C * S)
     split = l1_ratio > 0
 
@@ -176,9 +176,12 @@ def test_elastic_net_factor_and_bounds_match_the_written_out_objective(problem):
     assert model.coef_[1, 2] >= 0.05
 
 
+@pytest.mark.parametrize("kind", ["dense", "sparse", "float32"])
 @pytest.mark.parametrize("bounds", ["scalar", "per feature", "per coefficient"])
-def test_bounds_match_the_written_out_objective(problem, bounds):
+def test_bounds_match_the_written_out_objective(problem, bounds, kind):
     X, y, weight, _, _ = problem
+    if kind == "sparse":
+        X = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))
     d = X.shape[1]
     if bounds == "scalar":
         lower, upper = 0.0, np.inf  # non-negative coefficients
@@ -191,12 +194,16 @@ def test_bounds_match_the_written_out_objective(problem, bounds):
         upper = lower + 0.4
         full = (lower, upper)
     W, b = reference_fit(X, y, C=2.0, sample_weight=weight, bounds=full)
+    tol, atol = ("auto", 5e-3) if kind == "float32" else (1e-8, 1e-5)
+    X = X.astype(np.float32) if kind == "float32" else X
     model = SoftmaxRegression(
-        C=2.0, lower_bounds=lower, upper_bounds=upper, tol=1e-8
+        C=2.0, lower_bounds=lower, upper_bounds=upper, tol=tol
     ).fit(X, y, sample_weight=weight)
-    assert_allclose(model.coef_, W, atol=1e-5)
-    assert_allclose(model.intercept_, b, atol=1e-5)
-    assert np.all(model.coef_ >= full[0]) and np.all(model.coef_ <= full[1])
+    assert_allclose(model.coef_, W, atol=atol)
+    assert_allclose(model.intercept_, b, atol=atol)
+    # Within the bounds as coef_'s dtype represents them (float32 rounds them).
+    low, high = (bound.astype(model.coef_.dtype) for bound in full)
+    assert np.all(model.coef_ >= low) and np.all(model.coef_ <= high)
     # Some bound is active, or the test would not test them.
     assert (
         np.isclose(model.coef_, full[0]).any() or np.isclose(model.coef_, full[1]).any()
@@ -421,3 +428,31 @@ def test_bad_offsets_get_clear_errors(problem, offset, message):
     model = SoftmaxRegression().fit(X, y)
     with pytest.raises(ValueError, match=message):
         model.predict(X, offset=offset)
+
+
+def test_soft_targets_with_all_three(problem):
+    X, y, weight, offset, factor = problem
+    targets = 0.7 * np.eye(N_CLASSES)[y] + 0.1
+    bounds = (
+        np.full((N_CLASSES, X.shape[1]), -0.5),
+        np.full((N_CLASSES, X.shape[1]), 1.0),
+    )
+    factor = np.where(factor == 0, 0.5, factor)
+    W, b = reference_fit(
+        X, targets, sample_weight=weight, factor=factor, bounds=bounds, offset=offset
+    )
+    model = SoftmaxRegression(
+        penalty_factor=factor, lower_bounds=-0.5, upper_bounds=1.0, tol=1e-8
+    ).fit(X, targets, sample_weight=weight, offset=offset)
+    assert_allclose(model.coef_, W, atol=1e-5)
+    assert_allclose(model.intercept_, b, atol=1e-5)
+
+
+def test_warm_start_into_bounds(problem):
+    X, y, _, _, _ = problem
+    model = SoftmaxRegression(warm_start=True, tol=1e-9).fit(X, y)
+    assert model.coef_.min() < 0  # the warm start is outside the new bounds
+    model.set_params(lower_bounds=0.0).fit(X, y)
+    cold = SoftmaxRegression(lower_bounds=0.0, tol=1e-9).fit(X, y)
+    assert model.coef_.min() >= 0
+    assert_allclose(model.coef_, cold.coef_, atol=1e-6)
