@@ -70,6 +70,18 @@ def from_scores(raw_prediction, method: str, classes, xp=np):
     )
 
 
+def label_accuracy(estimator, X, y, sample_weight=None, offset=None) -> float:
+    """Return the (weighted) share of ``estimator.predict(X, offset)`` equal to y.
+
+    scikit-learn's ``ClassifierMixin.score``, with the offset; its
+    ``accuracy_score`` accepts arrays of any namespace it supports.
+    """
+    from sklearn.metrics import accuracy_score  # as ClassifierMixin.score does
+
+    predicted = estimator.predict(X, offset=offset)
+    return float(accuracy_score(y, predicted, sample_weight=sample_weight))
+
+
 def expected_accuracy(raw_prediction, targets, sample_weight=None, xp=np, device=None):
     r"""Return the (weighted) expected accuracy against class probabilities.
 

@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
 import numpy as np
-from sklearn.base import ClassifierMixin
 from sklearn.externals import array_api_compat
 from sklearn.utils._array_api import (
     _max_precision_float_dtype,
@@ -49,7 +48,7 @@ from .._checks import (
 )
 from .._linear_loss import LinearSoftmaxLoss
 from .._loss import _check_targets
-from .._scores import expected_accuracy, from_scores, linear_scores
+from .._scores import expected_accuracy, from_scores, label_accuracy, linear_scores
 from .._shard import CrossEntropyShard, ShardDataTerm, power_of_two_above
 from .._weights import (
     class_priors,
@@ -450,12 +449,7 @@ def predict(estimator, X, method: str, offset=None):
 def score(estimator, X, y, sample_weight=None, offset=None) -> float:
     """Accuracy, or the expected accuracy against class probabilities, on the device."""
     if target_columns(y) is None:
-        if offset is None:
-            return ClassifierMixin.score(estimator, X, y, sample_weight=sample_weight)
-        from sklearn.metrics import accuracy_score  # as ClassifierMixin.score
-
-        predicted = predict(estimator, X, "predict", offset)
-        return float(accuracy_score(y, predicted, sample_weight=sample_weight))
+        return label_accuracy(estimator, X, y, sample_weight, offset)
     scores = raw_prediction(estimator, X, "score", offset)
     xp, _, device = get_namespace_and_device(scores)
     n_classes = scores.shape[1]

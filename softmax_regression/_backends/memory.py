@@ -12,7 +12,6 @@ from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import ClassifierMixin
 from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -27,7 +26,7 @@ from .._linear_loss import LinearSoftmaxLoss
 from .._loss import _check_targets
 from .._parallel import evaluation_threads, threads_for_work
 from .._scaling import weighted_column_square_means
-from .._scores import expected_accuracy, from_scores, linear_scores
+from .._scores import expected_accuracy, from_scores, label_accuracy, linear_scores
 from .._shard import CrossEntropyShard, ShardDataTerm
 from .._weights import (
     class_priors,
@@ -264,12 +263,7 @@ def predict(estimator, X, method: str, offset=None):
 def score(estimator, X, y, sample_weight=None, offset=None) -> float:
     """Accuracy, or the expected accuracy against class probabilities."""
     if target_columns(y) is None:
-        if offset is None:
-            return ClassifierMixin.score(estimator, X, y, sample_weight=sample_weight)
-        from sklearn.metrics import accuracy_score  # as ClassifierMixin.score
-
-        predicted = predict(estimator, X, "predict", offset)
-        return float(accuracy_score(y, predicted, sample_weight=sample_weight))
+        return label_accuracy(estimator, X, y, sample_weight, offset)
     scores = raw_prediction(estimator, X, "score", offset)
     targets = _check_targets(numeric_table(y), estimator.classes_.shape[0], name="y")
     check_consistent_length(scores, targets, sample_weight)
