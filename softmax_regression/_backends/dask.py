@@ -67,7 +67,12 @@ from .._parallel import evaluation_threads, pin_current_thread
 from .._scaling import weighted_column_square_sums
 from .._scores import expected_accuracy, linear_scores
 from .._shard import CrossEntropyShard
-from .._weights import class_weight_per_class, fold_class_weight, smoothed_shares
+from .._weights import (
+    class_totals,
+    class_weight_per_class,
+    fold_class_weight,
+    smoothed_shares,
+)
 from ._protocol import FitInput
 
 __all__ = ["DaskData", "ShardActor"]
@@ -152,14 +157,14 @@ class ShardActor:
             sums, largest = np.zeros(labels.size), np.zeros(labels.size)
             for y, w in zip(self.y_chunks, weights, strict=True):
                 index = np.searchsorted(labels, y)
-                sums += np.bincount(index, weights=w, minlength=labels.size)
+                sums += class_totals(index, labels.size, w)
                 np.maximum.at(largest, index, w)
             summary["label_weight_sums"] = sums
             summary["label_largest_weights"] = largest
         else:
             summary["label_counts"] = sum(
                 (
-                    np.bincount(np.searchsorted(labels, y), minlength=labels.size)
+                    class_totals(np.searchsorted(labels, y), labels.size)
                     for y in self.y_chunks
                 ),
                 np.zeros(labels.size, dtype=np.int64),
