@@ -173,7 +173,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         coefficient (shape (n_classes, n_features)); ``-np.inf`` and
         ``np.inf`` mean no bound; ``lower_bounds <= upper_bounds``. The
         intercepts are free. Bounds need L-BFGS-B: ``solver="auto"`` picks
-        ``"lbfgs"`` (never in rescaled coefficients), and a Newton solver is
+        ``"lbfgs"``, and a Newton solver is
         an error. Infinite bounds (or None) fit the unbounded model. On
         float32 data ``coef_`` holds the bounds as float32 rounds them. With
         bounds the model is no longer invariant to adding a constant to every

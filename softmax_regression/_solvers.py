@@ -529,7 +529,7 @@ def minimize_lbfgs(
         ``coef -> bool`` called after each iteration; True stops the solver.
     gradient_map : callable, optional
         ``(coef, gradient) -> gradient`` in the variables ``tol`` refers to,
-        after a change of variables (not with ``bounds``).
+        after a change of variables; with ``bounds``, it projects too.
     metric : ndarray, optional
         The inverse Hessian diagonal for the tested gradient, for ``tol=None``
         (see :class:`IterationLog`).
@@ -545,7 +545,7 @@ def minimize_lbfgs(
     result : SolverResult
     """
     project = gradient_map
-    if bounds is not None:
+    if bounds is not None and gradient_map is None:
         lower, upper = bounds.lb, bounds.ub
 
         def project(coef, gradient):

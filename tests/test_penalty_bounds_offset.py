@@ -456,3 +456,26 @@ def test_warm_start_into_bounds(problem):
     cold = SoftmaxRegression(lower_bounds=0.0, tol=1e-9).fit(X, y)
     assert model.coef_.min() >= 0
     assert_allclose(model.coef_, cold.coef_, atol=1e-6)
+
+
+@pytest.mark.parametrize("tol", [1e-8, "auto"])
+def test_bounds_in_rescaled_coefficients(problem, monkeypatch, tol):
+    """Large dense data are solved in rescaled coefficients, bounds included."""
+    import softmax_regression._fit as fit_module
+
+    X, y, weight, _, _ = problem
+    lower = np.full((N_CLASSES, X.shape[1]), -0.3)
+    lower[0, 0] = 0.1  # excludes the start
+    W, b = reference_fit(
+        X, y, sample_weight=weight, bounds=(lower, np.full_like(lower, 0.8))
+    )
+    fits = {}
+    for name, threshold in [("rescaled", 0), ("unscaled", 10**12)]:
+        monkeypatch.setattr(fit_module, "_SCALING_MIN_ENTRIES", threshold)
+        fits[name] = SoftmaxRegression(
+            lower_bounds=lower, upper_bounds=0.8, tol=tol
+        ).fit(X, y, sample_weight=weight)
+    for model in fits.values():
+        assert np.all(model.coef_ >= lower) and np.all(model.coef_ <= 0.8)
+        assert_allclose(model.coef_, W, atol=1e-5 if tol == 1e-8 else 1e-3)
+        assert_allclose(model.intercept_, b, atol=1e-5 if tol == 1e-8 else 1e-3)
