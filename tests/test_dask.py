@@ -405,7 +405,11 @@ def test_soft_targets_and_smoothing_on_the_cluster(client, params, weighted):
             chunked(target),
             sample_weight=None if weight is None else chunked(weight),
         )
-        assert_allclose(model.coef_, expected.coef_, rtol=1e-8, atol=1e-10)
+        # The cluster sums the chunks in the order their workers hold them, so
+        # the stop at tol=1e-8 can land an inner CG step apart from memory's:
+        # within 1e-8 of each other (3e-5 relative on the near-zero
+        # coefficients of random soft targets), as both are of the optimum.
+        assert_allclose(model.coef_, expected.coef_, rtol=1e-8, atol=1e-7)
     score = model.score(chunked(X), chunked(targets), sample_weight=weight)
     assert score == pytest.approx(expected.score(X, targets, sample_weight=weight))
 
