@@ -406,7 +406,7 @@ def _check_table_rows(value, name: str, X):
         )
     if value.dtype.kind not in "fiub":
         what = (
-            "read as a table of class probabilities"
+            "so it is read as a table of class probabilities"
             if name == "y"
             else "one column per class"
         )
