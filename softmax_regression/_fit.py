@@ -14,6 +14,7 @@ from ._arrays import is_sparse
 from ._callbacks import IterationTasks, has_callbacks
 from ._checks import check_bounds, check_penalty_factor, user_stacklevel
 from ._coef import fitted_attributes, initial_coef, n_coef, split_coef
+from ._duality import DualityGap
 from ._linear_loss import LinearSoftmaxLoss, SplitL1Loss
 from ._scaling import DiagonalScaling
 from ._solvers import (
@@ -259,6 +260,14 @@ def fit_coef(
                 loss.l2_reg_strength,
                 fit_intercept,
             )
+        # tol=None: the stop needs the duality gap to certify its promise.
+        duality = None
+        if tol is None:
+            duality = DualityGap(
+                loss, priors, l1_ratio * penalty if l1_ratio > 0 else 0.0, bounds
+            )
+            if not duality.available:
+                duality = None
         if l1_ratio > 0:
             split = SplitL1Loss(loss, l1_ratio * penalty, bounds)
             metric = None
@@ -282,6 +291,9 @@ def fit_coef(
                 metric=metric,
                 eps=eps,
                 min_iter=min_iter,
+                certificate=None
+                if duality is None
+                else lambda variables: duality.gap(split.to_coef(variables)),
             )
             return split.to_coef(result.coef), result
         loss_gradient, hessp, start = loss.loss_gradient, loss.hessp, coef0
@@ -318,6 +330,11 @@ def fit_coef(
             "metric": None if scaling is None else scaling.inverse_diagonal,
             "eps": eps,
             "min_iter": min_iter,
+            "certificate": None
+            if duality is None
+            else lambda variables: duality.gap(
+                scaling.to_coef(variables) if change_variables else variables
+            ),
         }
         if solver == "lbfgs":
             result = minimize_lbfgs(

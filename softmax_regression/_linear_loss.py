@@ -88,6 +88,7 @@ class LinearSoftmaxLoss:
             else np.asarray(l2_reg_strength, dtype=np.float64)
         )
         self.fit_intercept = fit_intercept
+        self.last_data_term: tuple[np.ndarray, float, np.ndarray] | None = None
 
     def close(self) -> None:
         """Release what the data term holds (its threads)."""
@@ -153,6 +154,9 @@ class LinearSoftmaxLoss:
         gradient : ndarray of shape (n_coef,), float64
         """
         loss, gradient = self.data_term.loss_gradient(coef)
+        # For the duality gap (softmax_regression._duality): the data term
+        # alone at the point last evaluated, before the penalty is added.
+        self.last_data_term = (coef.copy(), loss, gradient.copy())
         weights, _ = self.unpack(coef)
         penalty_gradient = self.l2_reg_strength * weights
         if isinstance(self.l2_reg_strength, float):

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import entr
 
 from ._coef import n_coef, split_coef
 from ._loss import _softmax_inplace
@@ -185,6 +186,11 @@ class NumpyOperations:
             array -= targets.T * weight
         else:
             array -= targets * weight[:, np.newaxis]
+
+    @staticmethod
+    def entropy_sum64(probabilities, weight64, class_axis: int):
+        """``sum_i weight64_i H(probabilities_i)``, float64 rows of probabilities."""
+        return np.dot(weight64, entr(probabilities).sum(axis=class_axis))
 
     @staticmethod
     def zeros(shape) -> np.ndarray:
@@ -596,6 +602,121 @@ class CrossEntropyShard:
         self._probabilities_at = coef.copy()
         return self._assemble(parts)
 
+    def target_moments(self, X) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        r"""Return the sums over the rows that do not depend on the coefficients.
+
+        What the duality gap of :mod:`softmax_regression._duality` needs of the
+        data besides the evaluations: with targets :math:`t_i` (smoothed if
+        ``label_smoothing``) and offsets :math:`o_i`, one pass over ``X``.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_rows, n_features)
+            The shard's rows.
+
+        Returns
+        -------
+        target_offset : float
+            :math:`-\sum_i \tilde s_i t_i^\top o_i` (0 without offsets).
+        target_gradient : ndarray of shape (n_coef,), float64
+            The data term's gradient were every probability zero,
+            :math:`-\sum_i \tilde s_i t_i \tilde x_i^\top` in the layout of
+            ``coef`` (:math:`\tilde x_i` the row followed by 1 if
+            ``fit_intercept``).
+        mean_x : ndarray of shape (n_features,), float64
+            :math:`\sum_i \tilde s_i x_i`.
+        offset_mean : ndarray of shape (n_classes,), float64
+            :math:`\sum_i \tilde s_i o_i` (zeros without offsets).
+        """
+        parts = self._map_groups(lambda blocks: self._group_target_moments(blocks, X))
+        target_offset, target_gradient = self._assemble([part[:3] for part in parts])
+        mean_x, offset_mean = parts[0][3], parts[0][4]
+        for part in parts[1:]:
+            mean_x = mean_x + part[3]
+            offset_mean = offset_mean + part[4]
+        _, mean_x, offset_mean = self.ops.to_host(None, mean_x, offset_mean)
+        return (
+            target_offset,
+            target_gradient,
+            np.reshape(mean_x, -1).astype(np.float64),
+            np.reshape(offset_mean, -1).astype(np.float64),
+        )
+
+    def dual_entropy(self, X, coef: np.ndarray, tau: float, row: np.ndarray) -> float:
+        r"""Return :math:`\sum_i \tilde s_i (H(q_i) + q_i^\top o_i)`.
+
+        With :math:`q_i = \tau p_i + (1 - \tau) r`: the entropy part of the
+        dual objective (see :mod:`._duality`) for the probabilities
+        :math:`p_i` at ``coef`` mixed with a constant row :math:`r`, in
+        float64, from the probabilities the last evaluation left (one
+        evaluation otherwise); no pass over ``X``.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_rows, n_features)
+            The shard's rows.
+        coef : ndarray of shape (n_coef,)
+            Where the probabilities are taken.
+        tau : float
+            In ``[0, 1]``.
+        row : ndarray of shape (n_classes,)
+            :math:`r`, non-negative, summing to one.
+
+        Returns
+        -------
+        value : float
+        """
+        self._probabilities_for(X, coef)
+        ops, class_axis = self.ops, self._class_axis
+        # (1 - tau) r, broadcast along the samples, in float64 where X is.
+        if not self._blocks:
+            return 0.0
+        mixed_row = ops.expand_dims(
+            ops.from_host((1.0 - tau) * row, self._blocks[0].weight64.dtype),
+            1 - class_axis,
+        )
+
+        def group(blocks: list[_Block]):
+            value = ops.zeros(())
+            for block in blocks:
+                mixture = ops.multiply64(block.scores, tau) + mixed_row
+                value += ops.entropy_sum64(mixture, block.weight64, class_axis)
+                if block.offset is not None:
+                    value += ops.dot64(
+                        block.weight64,
+                        ops.class_sum(mixture * block.offset, class_axis),
+                    )
+            return value
+
+        return float(sum(self._map_groups(group)))
+
+    def _group_target_moments(self, blocks: list[_Block], X) -> tuple:
+        """:meth:`target_moments` over some blocks, run by one thread."""
+        ops, class_axis = self.ops, self._class_axis
+        width = (self.n_classes, self.n_features)
+        target_weights = ops.zeros(width if class_axis == 0 else width[::-1])
+        target_intercept = ops.zeros(self.n_classes)
+        mean_x = ops.zeros(
+            (1, self.n_features) if class_axis == 0 else (self.n_features, 1)
+        )
+        offset_mean = ops.zeros(self.n_classes)
+        target_offset = ops.zeros(())
+        for block in blocks:
+            X_block = _row_view(X, block.start, block.stop)
+            targets = ops.empty_like(block.scores)
+            targets[...] = 0
+            self._subtract_targets(targets, block)  # -s t / S
+            target_weights += self._back_product(X_block, targets)
+            target_intercept += ops.sum64(targets, 1 - class_axis)
+            weight = ops.expand_dims(block.weight, class_axis)
+            mean_x += self._back_product(X_block, weight)
+            if block.offset is not None:
+                offset_mean += ops.sum64(block.offset * weight, 1 - class_axis)
+                target_offset += ops.sum64(
+                    ops.sum64(targets * block.offset, 1 - class_axis), 0
+                )
+        return target_offset, target_weights, target_intercept, mean_x, offset_mean
+
     def _probabilities_for(self, X, coef: np.ndarray) -> None:
         """Make the score buffers hold the probabilities at ``coef``."""
         if self._probabilities_at is None or not np.array_equal(
@@ -715,6 +836,11 @@ class CrossEntropyShard:
         return product
 
 
+def add_target_moments(parts: list[tuple]) -> tuple:
+    """Sum :meth:`CrossEntropyShard.target_moments` of shards, entry by entry."""
+    return tuple(sum(entries[1:], entries[0]) for entries in zip(*parts, strict=True))
+
+
 class ShardDataTerm:
     """The data term of a :class:`CrossEntropyShard` over all the rows of ``X``.
 
@@ -734,6 +860,12 @@ class ShardDataTerm:
 
     def hessian(self, coef: np.ndarray) -> np.ndarray:
         return self.shard.hessian(self.X, coef)
+
+    def target_moments(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        return self.shard.target_moments(self.X)
+
+    def dual_entropy(self, coef: np.ndarray, tau: float, row: np.ndarray) -> float:
+        return self.shard.dual_entropy(self.X, coef, tau, row)
 
     def close(self) -> None:
         self.shard.close()

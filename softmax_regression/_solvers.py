@@ -66,6 +66,9 @@ STOPPED = "stopped"  # a callback asked to stop
 # iterations.
 GAP_ESTIMATE = 1e-7
 CONSISTENT_DECREASE = 0.1
+# tol=None also needs the duality gap (softmax_regression._duality), where
+# there is one, to certify a relative gap of at most this: the promise.
+CERTIFIED_GAP = 1e-6
 RELATIVE_DECREASE = 1e-6
 _FLOAT64_EPS = float(np.finfo(np.float64).eps)
 
@@ -91,6 +94,11 @@ def decrease_threshold(method: str, eps: float = _FLOAT64_EPS) -> float:
     if method in NEWTON_METHODS:
         return np.inf
     return max(RELATIVE_DECREASE, 10 * eps)
+
+
+def certified_threshold(eps: float = _FLOAT64_EPS) -> float:
+    """Return the relative duality gap ``tol=None`` needs: :data:`CERTIFIED_GAP`."""
+    return CERTIFIED_GAP
 
 
 def gap_threshold(eps: float = _FLOAT64_EPS) -> float:
@@ -144,6 +152,10 @@ class SolverResult:
     gap_estimate : float
         The estimated relative gap at the last accepted iterate (see
         :meth:`IterationLog.gap_estimate`).
+    certified_gap : float
+        For ``tol=None``, the relative duality gap at the last point the
+        stop asked for it (an upper bound on the relative gap there; NaN if
+        never asked, inf without a certificate).
     """
 
     coef: np.ndarray
@@ -156,6 +168,7 @@ class SolverResult:
     initial_max_abs_gradient: float
     relative_decrease: float = np.nan
     gap_estimate: float = np.nan
+    certified_gap: float = np.nan
 
 
 class _OverflowError(Exception):
@@ -225,6 +238,14 @@ class IterationLog:
     min_iter : int, default=0
         Never stop on the test before this many iterations (a warm start
         that already meets ``tol`` still takes a step).
+    certificate : callable, optional
+        ``coef -> (objective, gap)``, an upper bound on the objective's gap
+        at an accepted iterate (:class:`~._duality.DualityGap`, in the
+        solver's variables). For ``tol=None`` the test also needs
+        ``gap / max(objective - gap, 1e-3 f0)`` to be at most
+        ``certified`` (asked only once the other conditions hold).
+    certified : float, default=CERTIFIED_GAP
+        The relative gap the certificate must show.
     """
 
     def __init__(
@@ -241,8 +262,13 @@ class IterationLog:
         gap: float = GAP_ESTIMATE,
         metric: np.ndarray | None = None,
         min_iter: int = 0,
+        certificate: Callable[[np.ndarray], tuple[float, float]] | None = None,
+        certified: float = CERTIFIED_GAP,
     ) -> None:
         self._loss_gradient = loss_gradient
+        self.certificate = certificate
+        self.certified = certified
+        self.certified_gap = np.nan
         self.gap = gap
         self.min_iter = min_iter
         self.metric = metric
@@ -366,7 +392,22 @@ class IterationLog:
             return max_abs_gradient <= self.tol
         if not self.relative_decrease() <= self.decrease:
             return False
-        return self._gap_estimate_holds() and self._jacobi_gap_is_small()
+        return (
+            self._gap_estimate_holds()
+            and self._jacobi_gap_is_small()
+            and self._certificate_holds()
+        )
+
+    def _certificate_holds(self) -> bool:
+        """Whether the duality gap at the last accepted iterate keeps the promise."""
+        if self.certificate is None:
+            return True
+        objective, gap = self.certificate(self.accepted)
+        # Relative to the dual bound (f* >= it), or to a thousandth of the
+        # starting objective where f* is near zero (see _reference).
+        reference = max(objective - gap, 1e-3 * abs(self.initial_loss), 1e-300)
+        self.certified_gap = gap / reference if np.isfinite(gap) else np.inf
+        return bool(self.certified_gap <= self.certified)
 
     def _jacobi_gap_is_small(self) -> bool:
         if self.metric is None:
@@ -435,7 +476,11 @@ class IterationLog:
         if self.tol is None:
             # Where scipy can decrease the objective no further (a flat
             # objective in floating point, within the window of the decrease
-            # test), a small Jacobi gap estimate is all the test can ask.
+            # test), a small Jacobi gap estimate is all the test can ask: the
+            # duality gap, first order in the gradient where the objective
+            # is not strongly convex (pure L1, nearly separable data at large
+            # C), can stay above the promise at the last point the
+            # arithmetic resolves. It is still reported.
             converged = np.array_equal(x, self.accepted) and (
                 self.test(np.nan)
                 or (
@@ -444,6 +489,8 @@ class IterationLog:
                     and self._jacobi_gap_is_small()
                 )
             )
+            if converged and self.certificate is not None:
+                self._certificate_holds()  # for the summary line
         else:
             converged = max_abs_gradient <= self.tol
         if converged:
@@ -461,6 +508,7 @@ class IterationLog:
             initial_max_abs_gradient=self.initial_max_abs_gradient,
             relative_decrease=self.relative_decrease(),
             gap_estimate=self.gap_estimate(),
+            certified_gap=self.certified_gap,
         )
         if self.verbose >= 1:
             print(self.summary(result), file=sys.stdout)
@@ -472,10 +520,25 @@ class IterationLog:
             why = _REASONS.get(result.status, result.status)
         elif self.tol is not None:
             why = f"converged: max|grad| <= tol={self.tol:g}"
+        elif self.certificate is not None and not (
+            result.certified_gap <= self.certified
+        ):
+            why = (
+                "converged: the objective stopped decreasing in floating point "
+                f"with a small estimated gap; duality gap {result.certified_gap:.1e} "
+                "(tol='auto')"
+            )
+        elif self.certificate is not None:
+            why = (
+                f"converged: duality gap certifies a relative gap of "
+                f"{result.certified_gap:.1e} <= {self.certified:.0e}, estimated "
+                f"{result.gap_estimate:.1e} (tol='auto')"
+            )
         else:
             why = (
                 f"converged: estimated relative gap {result.gap_estimate:.1e} "
-                f"<= {self.gap:.0e} (tol='auto')"
+                f"<= {self.gap:.0e} (tol='auto'; no duality gap: unpenalised "
+                "coefficients)"
             )
         return (
             f"[{self.name}] {result.n_iter} iterations, "
@@ -500,6 +563,7 @@ def minimize_lbfgs(
     metric: np.ndarray | None = None,
     eps: float = _FLOAT64_EPS,
     min_iter: int = 0,
+    certificate: Callable[[np.ndarray], tuple[float, float]] | None = None,
 ) -> SolverResult:
     """Minimise with L-BFGS-B, configured as scikit-learn's lbfgs solver.
 
@@ -539,6 +603,9 @@ def minimize_lbfgs(
     min_iter : int, default=0
         Iterations to take before the stopping test may end the run (see
         :class:`IterationLog`).
+    certificate : callable, optional
+        ``coef -> (objective, gap)`` for ``tol=None`` (see
+        :class:`IterationLog`).
 
     Returns
     -------
@@ -566,6 +633,8 @@ def minimize_lbfgs(
         gap=gap_threshold(eps),
         metric=metric,
         min_iter=min_iter,
+        certificate=certificate,
+        certified=certified_threshold(eps),
     )
     if max_iter == 0:  # scipy would still take one step
         return log.result(coef0, MAX_ITER, "max_iter=0: no iteration was asked for")
@@ -695,6 +764,7 @@ def minimize_newton(
     metric: np.ndarray | None = None,
     eps: float = _FLOAT64_EPS,
     min_iter: int = 0,
+    certificate: Callable[[np.ndarray], tuple[float, float]] | None = None,
 ) -> SolverResult:
     """Minimise with a Newton method of scipy that uses Hessian-vector products.
 
@@ -766,6 +836,9 @@ def minimize_newton(
     min_iter : int, default=0
         Iterations to take before the stopping test may end the run (see
         :class:`IterationLog`).
+    certificate : callable, optional
+        ``coef -> (objective, gap)`` for ``tol=None`` (see
+        :class:`IterationLog`).
 
     Returns
     -------
@@ -785,6 +858,8 @@ def minimize_newton(
         gap=gap_threshold(eps),
         metric=metric,
         min_iter=min_iter,
+        certificate=certificate,
+        certified=certified_threshold(eps),
     )
 
     if not min_iter and tol is not None and log.max_abs_gradient_at(coef0)[1] <= tol:

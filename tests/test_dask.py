@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from bad_input import spoil
 from fresh_process import run_source
 from numpy.testing import assert_allclose, assert_array_equal
+from optimum import assert_same_fit
 from sklearn.datasets import load_iris, make_classification
 
 from softmax_regression import SoftmaxRegression, SoftmaxRegressionCV
@@ -58,15 +59,35 @@ def chunked(array, rows=CHUNK):
     return da.from_array(array, chunks=(rows, *array.shape[1:]))
 
 
-def relative_error(actual, expected):
-    return np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-300)
+def assert_same_model(
+    dask_model,
+    memory_model,
+    X,
+    y,
+    sample_weight=None,
+    offset=None,
+    needed=1e-3,
+    relative_gap=None,
+):
+    """The cluster's fit and memory's: the same optimum, as far as their stops say.
 
-
-def assert_same_model(dask_model, memory_model, rtol=1e-8):
+    The cluster sums its chunks in the order their workers hold them, so the
+    two stop at different points of their stopping regions: compared by
+    what their gradients imply (tests/optimum.py), not by a fixed rtol; with
+    ``relative_gap`` (tol="auto", pure L1), by their objectives.
+    """
     assert_array_equal(dask_model.classes_, memory_model.classes_)
     assert dask_model.coef_.dtype == memory_model.coef_.dtype
-    assert relative_error(dask_model.coef_, memory_model.coef_) <= rtol
-    assert relative_error(dask_model.intercept_, memory_model.intercept_) <= rtol
+    return assert_same_fit(
+        dask_model,
+        memory_model,
+        X,
+        y,
+        sample_weight=sample_weight,
+        offset=offset,
+        needed=needed,
+        relative_gap=relative_gap,
+    )
 
 
 def test_no_client_gets_a_clear_error():
@@ -108,9 +129,23 @@ def test_same_model_as_in_memory(client, problem, params):
     params = {"tol": 1e-8, **params}
     memory = SoftmaxRegression(**params).fit(X, y)
     distributed_fit = SoftmaxRegression(**params).fit(chunked(X), chunked(y))
-    assert_same_model(distributed_fit, memory)
+    # tol="auto" promises a gap, not a gradient, and without an L2 term the
+    # objective is not strongly convex: those are compared by the objective
+    # (at tol=1e-8 the gradient's 1e-8 times the coefficients' size bounds
+    # the gap).
+    relative_gap = None
+    if params["tol"] == "auto":
+        relative_gap = 1e-6
+    elif params.get("l1_ratio") == 1.0:
+        relative_gap = 1e-7
+    assert_same_model(distributed_fit, memory, X, y, relative_gap=relative_gap)
     if params.get("l1_ratio", 0) > 0:
-        assert_array_equal(distributed_fit.coef_ == 0, memory.coef_ == 0)
+        # Exact zeros where the penalty removes a coefficient; one fit may
+        # keep it by no more than the distance between the fits.
+        distance = np.abs(distributed_fit.coef_ - memory.coef_)
+        differ = (distributed_fit.coef_ == 0) != (memory.coef_ == 0)
+        assert np.any(memory.coef_ == 0)
+        assert np.all(distance[differ] <= 1e-4)
 
 
 @pytest.mark.parametrize("class_weight", [None, "balanced", {0: 2.0, 3: 0.5}])
@@ -122,7 +157,7 @@ def test_sample_and_class_weights(client, problem, class_weight):
     distributed_fit = SoftmaxRegression(tol=1e-8, class_weight=class_weight).fit(
         chunked(X), chunked(y), sample_weight=chunked(weights, rows=CHUNK // 2)
     )
-    assert_same_model(distributed_fit, memory)
+    assert_same_model(distributed_fit, memory, X, y, weights)
 
 
 def test_weights_in_memory_with_dask_x(client, problem):
@@ -131,7 +166,7 @@ def test_weights_in_memory_with_dask_x(client, problem):
     distributed_fit = SoftmaxRegression(tol=1e-8).fit(
         chunked(X), y, sample_weight=weights
     )
-    assert_same_model(distributed_fit, memory)
+    assert_same_model(distributed_fit, memory, X, y, weights)
 
 
 def test_float32_chunks_stay_float32(client, problem):
@@ -140,7 +175,9 @@ def test_float32_chunks_stay_float32(client, problem):
     memory = SoftmaxRegression(tol=1e-5).fit(X32, y)
     distributed_fit = SoftmaxRegression(tol=1e-5).fit(chunked(X32), chunked(y))
     assert distributed_fit.coef_.dtype == np.float32
-    assert_same_model(distributed_fit, memory, rtol=1e-5)
+    # float32 arithmetic, tol=1e-5: the gradients bound the distance by a few
+    # hundredths only (the fits round at about 1e-7 of their scale).
+    assert_same_model(distributed_fit, memory, X32, y, needed=0.1)
 
 
 def test_sparse_csr_chunks(client, problem):
@@ -149,9 +186,9 @@ def test_sparse_csr_chunks(client, problem):
     memory = SoftmaxRegression(tol=1e-8).fit(sp.csr_matrix(X), y)
     X_sparse = chunked(X).map_blocks(sp.csr_matrix, dtype=X.dtype)
     distributed_fit = SoftmaxRegression(tol=1e-8).fit(X_sparse, chunked(y))
-    assert_same_model(distributed_fit, memory)
+    tolerance = assert_same_model(distributed_fit, memory, X, y).probability
     proba = distributed_fit.predict_proba(X_sparse)
-    assert_allclose(proba.compute(), memory.predict_proba(X), rtol=1e-7)
+    assert_allclose(proba.compute(), memory.predict_proba(X), rtol=0, atol=tolerance)
 
 
 @pytest.mark.filterwarnings("ignore:Dask currently has limited support:UserWarning")
@@ -159,16 +196,11 @@ def test_dataframe_input_with_string_labels(client):
     X, y = load_iris(return_X_y=True, as_frame=True)
     labels = np.array(["setosa", "versicolor", "virginica"])[y.to_numpy()]
     y = pd.Series(labels, index=X.index, name="species")
-    # Iris is ill-conditioned: a gradient of 1e-8 leaves the coefficients
-    # uncertain to ~1e-7 whatever the order of the sums (which depends on the
-    # workers the partitions land on). tol=1e-9 and newton-cg's polishing step
-    # (see minimize_newton) pin them far closer; tol=1e-10 was at times under
-    # what the float64 objective resolves (a ConvergenceWarning).
     memory = SoftmaxRegression(tol=1e-9).fit(X, y)
     X_frame = dd.from_pandas(X, npartitions=3)
     y_frame = dd.from_pandas(y, npartitions=3)
     distributed_fit = SoftmaxRegression(tol=1e-9).fit(X_frame, y_frame)
-    assert_same_model(distributed_fit, memory, rtol=1e-7)
+    assert_same_model(distributed_fit, memory, X, y)
     assert_array_equal(distributed_fit.feature_names_in_, X.columns)
     assert distributed_fit.n_features_in_ == 4
     predicted = distributed_fit.predict(X_frame)
@@ -358,7 +390,7 @@ def test_fit_survives_a_killed_worker(own_cluster, problem, monkeypatch):
             chunked(X), chunked(y)
         )
     assert len(calls) > 3
-    assert_same_model(recovered, memory)
+    assert_same_model(recovered, memory, X, y)
 
 
 def test_fit_fails_clearly_when_lost_data_cannot_be_recomputed(
@@ -405,13 +437,11 @@ def test_soft_targets_and_smoothing_on_the_cluster(client, params, weighted):
             chunked(target),
             sample_weight=None if weight is None else chunked(weight),
         )
-        # The cluster sums the chunks in the order their workers hold them, so
-        # the stop at tol=1e-8 can land an inner CG step apart from memory's:
-        # within 1e-8 of each other (3e-5 relative on the near-zero
-        # coefficients of random soft targets), as both are of the optimum.
-        assert_allclose(model.coef_, expected.coef_, rtol=1e-8, atol=1e-7)
+        tolerance = assert_same_model(model, expected, X, target, weight).probability
+    # The expected accuracy moves by at most the probabilities' bound.
     score = model.score(chunked(X), chunked(targets), sample_weight=weight)
-    assert score == pytest.approx(expected.score(X, targets, sample_weight=weight))
+    expected_score = expected.score(X, targets, sample_weight=weight)
+    assert score == pytest.approx(expected_score, rel=1e-12, abs=tolerance)
 
 
 def test_bad_targets_on_the_cluster_name_the_row(client):
@@ -439,8 +469,12 @@ def test_factors_bounds_and_offset_on_the_cluster(client, problem):
     )
     proba = distributed_fit.predict_proba(chunked(X), offset=chunked(offset))
     assert isinstance(proba, da.Array)
-    # L-BFGS-B at tol=1e-8, sums in another order: probabilities to ~1e-7.
-    assert_allclose(proba.compute(), memory.predict_proba(X, offset=offset), atol=1e-6)
+    tolerance = assert_same_model(
+        distributed_fit, memory, X, y, weight, offset=offset
+    ).probability
+    assert_allclose(
+        proba.compute(), memory.predict_proba(X, offset=offset), atol=tolerance
+    )
     assert distributed_fit.score(
         chunked(X), chunked(y), offset=chunked(offset)
     ) == pytest.approx(distributed_fit.score(X, y, offset=offset), abs=1e-12)

@@ -397,7 +397,7 @@ def test_verbose_levels(capsys):
     SoftmaxRegression(solver="lbfgs", verbose=1).fit(X, y)
     (line,) = capsys.readouterr().out.strip().splitlines()
     assert re.fullmatch(SUMMARY, line)
-    assert "stopped: converged: estimated relative gap" in line
+    assert "stopped: converged: duality gap certifies a relative gap" in line
     assert "tol='auto'" in line
 
     model = SoftmaxRegression(solver="lbfgs", verbose=2).fit(X, y)

@@ -23,6 +23,7 @@ LAYERS = [
     "_parallel",
     "_shard",
     "_linear_loss",
+    "_duality",
     "_scaling",
     "_solvers",
     "_callbacks",

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from optimum import assert_same_fit
 from sklearn.datasets import load_digits, load_iris, load_wine, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -48,34 +49,33 @@ def test_all_solvers_reach_the_same_optimum(load, fit_intercept, weighted):
             solver=solver, fit_intercept=fit_intercept, tol=tol, max_iter=2000
         ).fit(X, y, sample_weight=sample_weight)
 
-    # The Newton methods converge quadratically: to 1e-9 in a few steps.
+    # Each solver against the trust-krylov fit, by what their gradients
+    # imply (tests/optimum.py); L-BFGS's floor is near 1e-9 here.
     reference = fit("trust-krylov", 1e-9)
-    for solver in ["newton-cg", "trust-ncg"]:
-        model = fit(solver, 1e-9)
-        assert_allclose(model.coef_, reference.coef_, atol=1e-6, err_msg=solver)
-        # Unpenalised, the intercepts sit in a flatter direction (nearly
-        # separable classes): a gradient of 1e-9 pins them less tightly.
-        assert_allclose(model.intercept_, reference.intercept_, atol=1e-5)
-    # L-BFGS's floor is near 1e-9 here; at 1e-8 the 1/(C S)-strong convexity
-    # bounds its distance by sqrt(n_coef) * tol * S, and the objective gap by
-    # half that times the gradient.
-    lbfgs = fit("lbfgs", 1e-8)
-    reference_value = penalised_objective(reference, X, y, sample_weight)
-    assert_allclose(
-        penalised_objective(lbfgs, X, y, sample_weight), reference_value, rtol=1e-9
-    )
-    assert_allclose(lbfgs.coef_, reference.coef_, atol=2e-5)
-    assert_allclose(lbfgs.predict_proba(X), reference.predict_proba(X), atol=5e-6)
+    for solver, tol in [("newton-cg", 1e-9), ("trust-ncg", 1e-9), ("lbfgs", 1e-8)]:
+        model = fit(solver, tol)
+        tolerance = assert_same_fit(
+            model, reference, X, y, sample_weight=sample_weight, needed=1e-3
+        ).probability
+        assert_allclose(
+            model.predict_proba(X), reference.predict_proba(X), rtol=0, atol=tolerance
+        )
 
 
 def test_newton_solvers_on_sparse_float32_input():
+    # float32 arithmetic: at tol="auto" the fits keep the promised relative
+    # gap of 1e-6 on the float32 data's own problem (solved in float64 by
+    # the reference), which is what is compared; a gradient tol reachable in
+    # float32 (1e-5) would bound their distance only by tenths here.
     X, y = standardised(load_digits)
     X32 = sp.csr_matrix(X.astype(np.float32))
-    dense = SoftmaxRegression(solver="newton-cg", tol=1e-6).fit(X, y)
+    dense = SoftmaxRegression(solver="newton-cg", tol=1e-8).fit(
+        X32.toarray().astype(np.float64), y
+    )
     for solver in ["newton-cg", "trust-ncg"]:
-        model = SoftmaxRegression(solver=solver, tol=1e-5).fit(X32, y)
+        model = SoftmaxRegression(solver=solver).fit(X32, y)
         assert model.coef_.dtype == np.float32
-        assert_allclose(model.predict_proba(X32), dense.predict_proba(X), atol=2e-3)
+        assert_same_fit(model, dense, X32, y, relative_gap=1e-6)
 
 
 @pytest.mark.parametrize("solver", SOLVERS[1:])
@@ -178,12 +178,14 @@ def test_elastic_net_matches_saga(load, l1_ratio):
     ours_value = saga_objective(ours, X, y, C, l1_ratio)
     saga_value = saga_objective(saga, X, y, C, l1_ratio)
     assert ours_value <= saga_value + 1e-10
-    assert_allclose(ours.coef_, saga.coef_, atol=1e-4)
-    saga_intercept = saga.intercept_ - saga.intercept_.mean()
-    assert_allclose(ours.intercept_, saga_intercept, atol=1e-4)
-    # The same sparsity pattern, with exact zeros.
+    # saga's tol is on its steps, not its gradient: its model is compared by
+    # what the two subgradients imply (tests/optimum.py).
+    bound = assert_same_fit(ours, saga, X, y, needed=1e-3).distance
+    # The same sparsity pattern, with exact zeros, up to coefficients within
+    # the two fits' distance of zero.
     assert np.any(ours.coef_ == 0)
-    assert_array_equal(ours.coef_ == 0, np.abs(saga.coef_) < 1e-8)
+    differ = (ours.coef_ == 0) != (np.abs(saga.coef_) < 1e-8)
+    assert np.all(np.abs(saga.coef_[differ]) <= bound)
 
 
 def test_l1_ratio_zero_is_the_l2_fit():
@@ -207,7 +209,7 @@ def test_elastic_net_warm_start_and_sparse_input():
     X, y = standardised(load_iris)
     dense = SoftmaxRegression(l1_ratio=0.7, C=0.5, tol=1e-8).fit(X, y)
     sparse = SoftmaxRegression(l1_ratio=0.7, C=0.5, tol=1e-8).fit(sp.csr_matrix(X), y)
-    assert_allclose(sparse.coef_, dense.coef_, atol=1e-6)
+    assert_same_fit(sparse, dense, X, y, needed=1e-4)
     model = SoftmaxRegression(l1_ratio=0.7, C=0.5, tol=1e-8, warm_start=True)
     model.fit(X, y)
     assert model.fit(X, y).n_iter_ <= 2

@@ -147,6 +147,13 @@ class ArrayAPIOperations:
     def subtract_weighted_targets(self, array, targets, weight, class_axis: int):
         array -= self.xp.astype(targets, array.dtype).T * weight
 
+    def entropy_sum64(self, probabilities, weight64, class_axis: int):
+        xp = self.xp
+        positive = probabilities > 0
+        safe = xp.where(positive, probabilities, xp.ones_like(probabilities))
+        entropy = -probabilities * xp.log(safe)  # 0 where the probability is
+        return weight64 @ xp.sum(entropy, axis=class_axis)
+
     def zeros(self, shape):
         return self.xp.zeros(shape, dtype=self.float64, device=self.device)
 

@@ -66,7 +66,7 @@ from .._loss import _check_targets
 from .._parallel import evaluation_threads, pin_current_thread
 from .._scaling import weighted_column_square_sums
 from .._scores import expected_accuracy, linear_scores
-from .._shard import CrossEntropyShard
+from .._shard import CrossEntropyShard, add_target_moments
 from .._weights import (
     class_totals,
     class_weight_per_class,
@@ -309,6 +309,23 @@ class ShardActor:
             for key, shard in zip(self.x_keys, self.shards, strict=True):
                 product += shard.hessp(self._x(key), coef, direction)
         return product
+
+    def target_moments(self) -> tuple:
+        """Sum of the shards' :meth:`~.CrossEntropyShard.target_moments`."""
+        with evaluation_threads(1):
+            parts = [
+                shard.target_moments(self._x(key))
+                for key, shard in zip(self.x_keys, self.shards, strict=True)
+            ]
+        return add_target_moments(parts)
+
+    def dual_entropy(self, coef: np.ndarray, tau: float, row: np.ndarray) -> float:
+        """Sum of the shards' :meth:`~.CrossEntropyShard.dual_entropy`."""
+        with evaluation_threads(1):
+            return sum(
+                shard.dual_entropy(self._x(key), coef, tau, row)
+                for key, shard in zip(self.x_keys, self.shards, strict=True)
+            )
 
     def close(self) -> None:
         """Stop the shards' threads."""
@@ -788,6 +805,12 @@ class _DaskDataTerm:
 
     def hessp(self, coef: np.ndarray, direction: np.ndarray) -> np.ndarray:
         return sum(self.data.call("hessp", coef, direction), np.zeros(coef.size))
+
+    def target_moments(self) -> tuple:
+        return add_target_moments(self.data.call("target_moments"))
+
+    def dual_entropy(self, coef: np.ndarray, tau: float, row: np.ndarray) -> float:
+        return sum(self.data.call("dual_entropy", coef, tau, row))
 
     def close(self) -> None:
         pass  # the actors live as long as the DaskData
