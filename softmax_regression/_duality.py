@@ -83,6 +83,9 @@ class DualityGap:
         :math:`\alpha` (one per feature for penalty factors).
     bounds : tuple of two ndarrays of shape (n_classes, n_features), optional
         Lower and upper bounds on ``W``.
+    cache : dict, optional
+        Where the data term's coefficient-free sums are kept (the data's
+        ``moments_cache``): computed once for every fit on the same data.
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class DualityGap:
         class_priors: np.ndarray,
         l1_reg_strength: float | np.ndarray = 0.0,
         bounds: tuple[np.ndarray, np.ndarray] | None = None,
+        cache: dict | None = None,
     ) -> None:
         self.smooth = smooth
         self.priors = np.asarray(class_priors, dtype=np.float64)
@@ -107,12 +111,12 @@ class DualityGap:
         self._linear = self.l2 == 0
         unbounded = np.isinf(self.lower) | np.isinf(self.upper)
         self.available = not np.any(self._linear & unbounded & (self.l1 == 0))
-        self._moments = None
+        self._cache = {} if cache is None else cache
 
     def _target_moments(self):
-        if self._moments is None:
-            self._moments = self.smooth.data_term.target_moments()
-        return self._moments
+        if "target_moments" not in self._cache:
+            self._cache["target_moments"] = self.smooth.data_term.target_moments()
+        return self._cache["target_moments"]
 
     def gap(self, coef: np.ndarray) -> tuple[float, float]:
         """Return the objective and an upper bound on its gap at ``coef``.

@@ -64,6 +64,9 @@ class FitData(Protocol):
     #: Whether the data term can form the Hessian (``hessian(coef)``), for
     #: :func:`forms_hessian`.
     can_form_hessian: bool
+    #: A dict the duality gap keeps its coefficient-free sums in, so that the
+    #: fits of a path share one pass over X (:class:`~._duality.DualityGap`).
+    moments_cache: dict
 
     def entries(self) -> int:
         """Return the stored entries of ``X``: the work of one pass, per class."""
@@ -264,7 +267,11 @@ def fit_coef(
         duality = None
         if tol is None:
             duality = DualityGap(
-                loss, priors, l1_ratio * penalty if l1_ratio > 0 else 0.0, bounds
+                loss,
+                priors,
+                l1_ratio * penalty if l1_ratio > 0 else 0.0,
+                bounds,
+                cache=data.moments_cache,
             )
             if not duality.available:
                 duality = None

@@ -12,6 +12,10 @@ before, so a limit that holds alone can fail after another test (seen:
 test_inference then test_soft_targets). Here every measurement runs in a fresh
 interpreter, each call is made once untraced first (paying the one-time
 costs), and the collector runs before tracing starts and is off while tracing.
+Calls run in one evaluation thread (``threadpool_limits(1)``, which a fit
+honours as a request for one thread): with several, how many blocks'
+temporaries are alive at once depends on how the threads are scheduled, that
+is on the machine's load, not on the code (a 1.3 MB swing was seen).
 """
 
 import json
@@ -22,20 +26,22 @@ import textwrap
 
 _RUNNER = """
 import gc, json, tracemalloc, warnings
+from threadpoolctl import threadpool_limits
 warnings.simplefilter("ignore")
 {setup}
 peaks = {{}}
 for name, call in calls.items():
-    call()  # the first run pays for imports and caches
-    gc.collect()
-    gc.disable()
-    tracemalloc.start()
-    try:
-        call()
-        peaks[name] = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-        gc.enable()
+    with threadpool_limits(1):
+        call()  # the first run pays for imports and caches
+        gc.collect()
+        gc.disable()
+        tracemalloc.start()
+        try:
+            call()
+            peaks[name] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            gc.enable()
 print(json.dumps({{"peaks": peaks, "sizes": globals().get("sizes", {{}})}}))
 """
 

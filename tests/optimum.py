@@ -314,3 +314,35 @@ def assert_same_fit(
     return assert_same_optimum(
         loss, coef_a, coef_b, needed=needed, bounds=bounds, X=X_host, l1=l1
     )
+
+
+def path_coef_flat(path_coef: np.ndarray) -> np.ndarray:
+    """A ``coefs_paths_`` entry (intercepts in the last column) as flat ``[W, b]``."""
+    return np.r_[path_coef[:, :-1].ravel(), path_coef[:, -1]]
+
+
+def ambiguous_rows(scores: np.ndarray, tolerance: float) -> np.ndarray:
+    """Rows whose two largest scores (or probabilities) are within ``2 tolerance``.
+
+    Two fits whose scores differ by at most ``tolerance`` predict the same
+    class on every other row; on these, either may win.
+    """
+    top_two = np.sort(scores, axis=1)[:, -2:]
+    return top_two[:, 1] - top_two[:, 0] <= 2 * tolerance
+
+
+def assert_same_accuracy(
+    score_a: float, proba_b: np.ndarray, y, tolerance: float, sample_weight=None
+) -> None:
+    """Assert an accuracy equals another fit's up to its ambiguous rows.
+
+    ``score_a`` is one fit's (weighted) accuracy, ``proba_b`` the other's
+    probabilities on the same rows, within ``tolerance`` of the first's.
+    """
+    weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight)
+    labels = np.argmax(proba_b, axis=1)
+    classes = np.unique(y)
+    correct = classes[labels] == np.asarray(y)
+    score_b = float(weight @ correct) / weight.sum()
+    slack = float(weight @ ambiguous_rows(proba_b, tolerance)) / weight.sum()
+    assert abs(score_a - score_b) <= slack + 1e-12, (score_a, score_b, slack)

@@ -219,7 +219,9 @@ def test_separation_is_named_not_nan():
     y = rng.integers(0, 2, size=150)  # classes 0 and 1: noise
     y[X[:, 1] > 0.5] = 2  # feature x1 separates class 2 from the others
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the fit itself cannot converge
+        # Separated classes: the unpenalised fit cannot converge (its
+        # coefficients grow without bound), and that is what is tested.
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model = SoftmaxRegression(C=np.inf, max_iter=300).fit(X, y)
     with pytest.warns(SeparationWarning, match=r"class 2: .*x1"):
         result = model.inference(X, y)
@@ -236,7 +238,8 @@ def test_complete_separation_leaves_nothing_determined():
     y[X[:, 1] > 0.5] = 2
     y[(X[:, 1] <= 0.5) & (X[:, 0] > 0)] = 1  # every class a function of X
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # Completely separated: the unpenalised fit cannot converge.
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model = SoftmaxRegression(C=np.inf, max_iter=300).fit(X, y)
     with pytest.warns(SeparationWarning, match=r"class 1: .*class 2: .*% of the"):
         result = model.inference(X, y)

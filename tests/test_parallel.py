@@ -121,6 +121,7 @@ def test_overlapping_pins_restore_whatever_the_order(limits_above_one):
 
 
 @needs_two_cpus
+# Fits cut at max_iter=60 on purpose (lengths differ): only threads are tested.
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_overlapping_fits_share_the_cpus_and_restore_the_limits(
     limits_above_one, evaluations
@@ -149,6 +150,7 @@ def test_overlapping_fits_share_the_cpus_and_restore_the_limits(
 
 
 @needs_two_cpus
+# Fits cut short on purpose: only threads are tested.
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_fit_that_cannot_pin_blas_runs_in_one_thread(evaluations):
     controller = ThreadpoolController().select(user_api="blas")

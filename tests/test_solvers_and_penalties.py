@@ -257,6 +257,8 @@ def test_c_inf_no_warning(solver):
     for X, y in cases:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
+            # Unpenalised on separable data these fits need not converge;
+            # what is tested is that no RuntimeWarning escapes scipy.
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
             for _ in range(3):  # fresh workspaces, other garbage in them
                 SoftmaxRegression(C=np.inf, solver=solver).fit(X, y)

@@ -263,6 +263,9 @@ class ArrayAPIData:
         self.ops = ArrayAPIOperations(xp, array_api_compat.device(X))
         self.shape = tuple(X.shape)
         self.dtype = _numpy_dtype(xp, X.dtype)
+        # Sums that do not depend on the coefficients (_duality), kept for
+        # every fit on this data (a path of Cs).
+        self.moments_cache: dict = {}
         # The weights over the largest one (sums that cannot overflow), or
         # None: every sum over the weights below starts from them.
         self._relative = relative_weights(sample_weight, xp)

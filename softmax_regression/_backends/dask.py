@@ -509,6 +509,9 @@ class DaskData:
         self.shape = X.shape
         self.dtype = X.dtype
         self.sparse = sp.issparse(X._meta)
+        # Sums that do not depend on the coefficients (_duality), kept for
+        # every fit on this data (a path of Cs).
+        self.moments_cache: dict = {}
         self.fit_intercept = fit_intercept
         self._name = estimator_name
         self._class_weight = class_weight

@@ -113,6 +113,9 @@ class InMemoryData:
         self.label_smoothing = label_smoothing
         self.offset = offset
         self.shape = X.shape
+        # Sums that do not depend on the coefficients (_duality), kept for
+        # every fit on this data (a path of Cs).
+        self.moments_cache: dict = {}
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
 
