@@ -128,25 +128,27 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         objective's (projected) gradient is at most ``tol``; how close that is
         to the optimum depends on how the features are scaled (on the
         benchmarks ``tol=1e-4`` left relative objective gaps from 1e-9 to
-        4e-2). ``"auto"``: when the estimated relative objective gap
-        ``(f - f*) / f*`` is at most 1e-7, a tenth of the 1e-6 it targets,
-        whatever the scaling. The estimate follows the last iteration's
-        decrease (the last 10 for lbfgs) and how much the gradient, measured
-        in the inverse of the Hessian's diagonal at the start, shrank over
-        it: near the optimum both shrink alike, so the gap left is the
-        decrease times ``r / (1 - r)``, with ``r`` that ratio. It is trusted
-        only when the decrease is about what the previous estimate predicted
-        (not a step cut short) and the preconditioned gradient predicts a gap
-        under 1e-7 too; lbfgs also needs a decrease under 1e-6 over its last
-        10 iterations. Newton methods then usually stop at the first
-        iteration whose gap is under 1e-6, or the next.
-        L-BFGS and trust-ncg can still stop early on ill-conditioned data
-        (lbfgs on unscaled digits: a gap of 3e-4): use newton-cg, or a float
-        ``tol``, there. Measured gaps at the stop are in
-        benchmarks/README.md. If the test cannot be met (``max_iter`` is hit,
-        or the line search fails because the objective is flat to machine
-        precision), a :class:`~sklearn.exceptions.ConvergenceWarning` says
-        what was reached. ``LogisticRegression`` also stops, silently, when
+        4e-2). ``"auto"``: when a duality gap certifies a relative objective
+        gap ``(f - f*) / f*`` of at most 1e-6, whatever the scaling: the
+        probabilities at the current point, mixed with a constant row so
+        that their weighted mean is the class shares, are a point of the dual
+        problem, whose value bounds ``f*`` from below (docs/maths.rst). It is
+        asked once an estimate read from the trajectory is under 1e-7 (the
+        last iteration's decrease, the last 10 for lbfgs, times ``r / (1 -
+        r)`` with ``r`` the shrinkage of the preconditioned gradient; lbfgs
+        also needs a decrease under 1e-6 over its last 10 iterations), and
+        costs one pass over ``X`` per fit. The estimate alone stopped early
+        where the solver slows in a flat valley (50 classes: 3e-6); the
+        certificate costs iterations where it is loose, with weak
+        regularisation. Without an L2 penalty on every coefficient (``C=inf``,
+        a zero ``penalty_factor``) there is no finite certificate and the
+        estimate decides; where the objective stops decreasing in floating
+        point (nearly separable data at large ``C``, pure L1), a small
+        estimate is accepted, and ``verbose=1`` prints the duality gap
+        reached. If the test cannot be met (``max_iter`` is hit, or the line
+        search fails far from the optimum), a
+        :class:`~sklearn.exceptions.ConvergenceWarning` says what was
+        reached. ``LogisticRegression`` also stops, silently, when
         the objective decreases by less than 64 machine epsilons relatively,
         which at ``tol=1e-10`` can leave its gradient near 1e-7.
     max_iter : int, default=500

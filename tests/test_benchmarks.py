@@ -72,6 +72,16 @@ def test_quick_peer_benchmark(tmp_path, capsys):
         assert row["default_gap"] <= 1e-6, row["case"]
 
 
+def test_quick_stop_benchmark(tmp_path, capsys):
+    output = tmp_path / "stop.json"
+    rows = load_script("bench_stop").main(["--quick", "--json", str(output)])
+    assert "with the certificate" in capsys.readouterr().out
+    assert json.loads(output.read_text())["rows"] == json.loads(json.dumps(rows))
+    for row in rows:  # the promise, or a warning saying it was not reached
+        certified = row["certified"]
+        assert certified["gap"] <= 1e-6 or certified["convergence_warning"], row
+
+
 def test_docstring_corpus_is_labelled_real_text():
     sys.path.insert(0, str(SCRIPT.parent))
     try:
