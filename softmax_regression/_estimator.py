@@ -141,11 +141,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         where the solver slows in a flat valley (50 classes: 3e-6); the
         certificate costs iterations where it is loose, with weak
         regularisation. Without an L2 penalty on every coefficient (``C=inf``,
-        a zero ``penalty_factor``) there is no finite certificate and the
-        estimate decides; where the objective stops decreasing in floating
-        point (nearly separable data at large ``C``, pure L1), a small
-        estimate is accepted, and ``verbose=1`` prints the duality gap
-        reached. If the test cannot be met (``max_iter`` is hit, or the line
+        a zero ``penalty_factor``) there is no finite certificate, and in
+        float32 arithmetic (which resolves the objective to about 1e-7) none
+        within reach: the estimate decides; where the objective stops
+        decreasing in floating point (nearly separable data at large ``C``,
+        pure L1), a small estimate is accepted, and ``verbose=1`` prints the
+        duality gap reached. If the test cannot be met (``max_iter`` is hit, or the line
         search fails far from the optimum), a
         :class:`~sklearn.exceptions.ConvergenceWarning` says what was
         reached. ``LogisticRegression`` also stops, silently, when

@@ -96,11 +96,6 @@ def decrease_threshold(method: str, eps: float = _FLOAT64_EPS) -> float:
     return max(RELATIVE_DECREASE, 10 * eps)
 
 
-def certified_threshold(eps: float = _FLOAT64_EPS) -> float:
-    """Return the relative duality gap ``tol=None`` needs: :data:`CERTIFIED_GAP`."""
-    return CERTIFIED_GAP
-
-
 def gap_threshold(eps: float = _FLOAT64_EPS) -> float:
     """Return the estimated relative gap at which ``tol=None`` stops.
 
@@ -246,6 +241,8 @@ class IterationLog:
         ``certified`` (asked only once the other conditions hold).
     certified : float, default=CERTIFIED_GAP
         The relative gap the certificate must show.
+    uncertified : str, default=""
+        Without ``certificate``, why there is none (for the summary line).
     """
 
     def __init__(
@@ -264,10 +261,12 @@ class IterationLog:
         min_iter: int = 0,
         certificate: Callable[[np.ndarray], tuple[float, float]] | None = None,
         certified: float = CERTIFIED_GAP,
+        uncertified: str = "",
     ) -> None:
         self._loss_gradient = loss_gradient
         self.certificate = certificate
         self.certified = certified
+        self.uncertified = uncertified
         self.certified_gap = np.nan
         self.gap = gap
         self.min_iter = min_iter
@@ -535,10 +534,12 @@ class IterationLog:
                 f"{result.gap_estimate:.1e} (tol='auto')"
             )
         else:
+            without = (
+                f"; no duality gap: {self.uncertified}" if self.uncertified else ""
+            )
             why = (
                 f"converged: estimated relative gap {result.gap_estimate:.1e} "
-                f"<= {self.gap:.0e} (tol='auto'; no duality gap: unpenalised "
-                "coefficients)"
+                f"<= {self.gap:.0e} (tol='auto'{without})"
             )
         return (
             f"[{self.name}] {result.n_iter} iterations, "
@@ -564,6 +565,7 @@ def minimize_lbfgs(
     eps: float = _FLOAT64_EPS,
     min_iter: int = 0,
     certificate: Callable[[np.ndarray], tuple[float, float]] | None = None,
+    uncertified: str = "",
 ) -> SolverResult:
     """Minimise with L-BFGS-B, configured as scikit-learn's lbfgs solver.
 
@@ -606,6 +608,8 @@ def minimize_lbfgs(
     certificate : callable, optional
         ``coef -> (objective, gap)`` for ``tol=None`` (see
         :class:`IterationLog`).
+    uncertified : str, default=""
+        Without ``certificate``, why there is none (see :class:`IterationLog`).
 
     Returns
     -------
@@ -634,7 +638,8 @@ def minimize_lbfgs(
         metric=metric,
         min_iter=min_iter,
         certificate=certificate,
-        certified=certified_threshold(eps),
+        certified=CERTIFIED_GAP,
+        uncertified=uncertified,
     )
     if max_iter == 0:  # scipy would still take one step
         return log.result(coef0, MAX_ITER, "max_iter=0: no iteration was asked for")
@@ -765,6 +770,7 @@ def minimize_newton(
     eps: float = _FLOAT64_EPS,
     min_iter: int = 0,
     certificate: Callable[[np.ndarray], tuple[float, float]] | None = None,
+    uncertified: str = "",
 ) -> SolverResult:
     """Minimise with a Newton method of scipy that uses Hessian-vector products.
 
@@ -839,6 +845,8 @@ def minimize_newton(
     certificate : callable, optional
         ``coef -> (objective, gap)`` for ``tol=None`` (see
         :class:`IterationLog`).
+    uncertified : str, default=""
+        Without ``certificate``, why there is none (see :class:`IterationLog`).
 
     Returns
     -------
@@ -859,7 +867,8 @@ def minimize_newton(
         metric=metric,
         min_iter=min_iter,
         certificate=certificate,
-        certified=certified_threshold(eps),
+        certified=CERTIFIED_GAP,
+        uncertified=uncertified,
     )
 
     if not min_iter and tol is not None and log.max_abs_gradient_at(coef0)[1] <= tol:

@@ -52,7 +52,7 @@ def test_scores_match_independent_fits(scoring):
             path_coef = model.coefs_paths_[fold, 0, index]
             loss = objective_for(X[train], y[train], 3, C=C)
             tolerance = assert_same_optimum(
-                loss, path_coef_flat(path_coef), flat_coef(cold), needed=1e-4, X=X
+                loss, path_coef_flat(path_coef), flat_coef(cold), needed=1e-3, X=X
             ).probability
             cold_proba = cold.predict_proba(X[test])
             assert_allclose(path_proba(path_coef, X[test]), cold_proba, atol=tolerance)
@@ -67,7 +67,7 @@ def test_scores_match_independent_fits(scoring):
     best = np.argmax(model.scores_.mean(axis=0)[0])
     assert model.C_ == Cs[best]
     refit = SoftmaxRegression(C=model.C_, tol=1e-8).fit(X, y)
-    tolerance = assert_same_fit(refit, model, X, y, needed=1e-4).probability
+    tolerance = assert_same_fit(refit, model, X, y, needed=1e-3).probability
     assert_allclose(model.predict_proba(X), refit.predict_proba(X), atol=tolerance)
 
 
@@ -230,7 +230,7 @@ def test_scores_use_the_sample_weights_not_the_class_weights():
         folded = weight[train] * np.array([10.0, 1.0, 1.0])[y[train]]
         loss = objective_for(X[train], y[train], 3, C=0.01, sample_weight=folded)
         tolerance = assert_same_optimum(
-            loss, path_coef_flat(path), flat_coef(fold_model), needed=1e-4, X=X
+            loss, path_coef_flat(path), flat_coef(fold_model), needed=1e-3, X=X
         ).probability
         assert_same_accuracy(
             model.scores_[fold, 0, 0],
@@ -260,7 +260,7 @@ def test_groups_reach_the_splitter(routing):
         loss = objective_for(X[train], y[train], 3, C=C)
         path = model.coefs_paths_[fold, 0, 0]
         tolerance = assert_same_optimum(
-            loss, path_coef_flat(path), flat_coef(fold_model), needed=1e-4, X=X
+            loss, path_coef_flat(path), flat_coef(fold_model), needed=1e-3, X=X
         ).probability
         assert_same_accuracy(
             model.scores_[fold, 0, 0],
@@ -378,4 +378,4 @@ def test_path_coefficients_equal_a_fit_on_the_fold(solver):
         ).fit(X[train], y[train])
         path = search.coefs_paths_[fold, 0, index]
         loss = objective_for(X[train], y[train], 3, C=search.Cs_[index])
-        assert_same_optimum(loss, path_coef_flat(path), flat_coef(single), needed=1e-3)
+        assert_same_optimum(loss, path_coef_flat(path), flat_coef(single), needed=1e-2)

@@ -178,7 +178,7 @@ def test_small_problems_form_the_hessian(monkeypatch):
         monkeypatch.setattr(LinearSoftmaxLoss, "dense_hessp", counted)
         calls.clear()
         # The same products, rounded differently (tests/optimum.py).
-        assert_same_fit(formed, products, *iris, needed=1e-4)
+        assert_same_fit(formed, products, *iris, needed=1e-3)
 
 
 def test_default_fit_on_large_dense_data_runs_lbfgs_in_rescaled_variables(capsys):
@@ -307,7 +307,7 @@ def test_scaled_and_unscaled_fits_agree(monkeypatch):
         scaled = SoftmaxRegression(solver=solver, tol=tol, max_iter=2000)
         scaled.fit(X, y, weights)
         # Within what both fits' gradients allow (tests/optimum.py).
-        assert_same_fit(scaled, plain, X, y, sample_weight=weights, needed=1e-2)
+        assert_same_fit(scaled, plain, X, y, sample_weight=weights, needed=0.1)
         # tol refers to the original gradient.
         with in_memory_loss(
             X, np.searchsorted(scaled.classes_, y), 10, weights, 1 / weights.sum(), True

@@ -257,7 +257,7 @@ def test_soft_fit_equals_repeated_hard_fit(problem, params, weighted):
         hard = SoftmaxRegression(**settings_).fit(*repeated(X, targets, weight))
     # The same objective summed in another order: the same optimum as far as
     # the two stops imply (tests/optimum.py).
-    assert_same_fit(soft, hard, X, targets, sample_weight=weight, needed=1e-4)
+    assert_same_fit(soft, hard, X, targets, sample_weight=weight, needed=1e-3)
     assert_array_equal(soft.classes_, [0, 1, 2])
 
 
@@ -324,7 +324,7 @@ def test_label_smoothing_equals_smoothed_targets(problem, soft, label_smoothing)
     reference = SoftmaxRegression(**TIGHT).fit(X, smoothed, sample_weight=weight)
     # Smoothing is applied inside the data term, the table here: two
     # arithmetics, compared as far as their stops imply (tests/optimum.py).
-    assert_same_fit(reference, model, X, smoothed, sample_weight=weight, needed=1e-4)
+    assert_same_fit(reference, model, X, smoothed, sample_weight=weight, needed=1e-3)
     # Its objective is PyTorch's loss plus scikit-learn's penalty, and it is
     # the minimum: the gradient of that written-out objective vanishes.
     if not soft:
@@ -353,7 +353,7 @@ def test_counts_are_targets_with_their_totals_as_weights(problem):
     rows = np.repeat(np.arange(X.shape[0]), totals)
     labels = np.concatenate([np.repeat(np.arange(3), c) for c in counts])
     reference = SoftmaxRegression(**TIGHT).fit(X[rows], labels)
-    assert_same_fit(reference, model, X[rows], labels, needed=1e-4)
+    assert_same_fit(reference, model, X[rows], labels, needed=1e-3)
 
 
 def test_counts_passed_as_targets_say_what_to_do(problem):
@@ -447,7 +447,7 @@ def test_cv_scores_soft_targets_by_their_cross_entropy(problem):
     reference = SoftmaxRegression(C=1.0, label_smoothing=0.2, **TIGHT)
     reference.fit(X, targets, sample_weight=weight)
     # The refit starts from the folds' mean, the reference from the priors.
-    assert_same_fit(reference, smoothing, X, targets, sample_weight=weight, needed=1e-4)
+    assert_same_fit(reference, smoothing, X, targets, sample_weight=weight, needed=1e-3)
 
 
 def test_label_smoothing_is_validated(problem):
