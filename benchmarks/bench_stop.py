@@ -79,6 +79,7 @@ def flat_valleys(quick: bool) -> dict:
         "imbalanced, C=10": (*imbalanced, 10.0, 0.0),
         "unscaled wine, C=100": (*load_wine(return_X_y=True), 100.0, 0.0),
         "unscaled iris, C=1e4": (*load_iris(return_X_y=True), 1e4, 0.0),
+        "standardised iris": (*_cases.iris(), 1.0, 0.0),
         "raw digits": (*digits, 1.0, 0.0),
         "standardised digits": (*_cases.digits(), 1.0, 0.0),
         "dense 200,000 x 100 x 10": (*_cases.dense(200_000, 100, 10), 1.0, 0.0),
@@ -86,6 +87,7 @@ def flat_valleys(quick: bool) -> dict:
         "20,000 x 200, 100 classes": (*_cases.dense(20_000, 200, 100), 1.0, 0.0),
         "wide 2,000 x 5,000 x 5": (*_cases.dense(2_000, 5_000, 5), 1.0, 0.0),
         "text-like 30k, C=10": (*_cases.text_like(30_000, 20_000, 50, 20), 10.0, 0.0),
+        "text-like 30k, C=1": (*_cases.text_like(30_000, 20_000, 50, 20), 1.0, 0.0),
         "digits elastic net, C=0.1": (*_cases.digits(), 0.1, 0.5),
         "digits lasso, C=1": (*_cases.digits(), 1.0, 1.0),
     }
@@ -133,6 +135,13 @@ def fit(X, y, C, l1_ratio, solver, with_certificate) -> dict:
         start = time.perf_counter()
         model.fit(X, y)
         seconds = time.perf_counter() - start
+        # Fits under half a second: the fastest of up to 10 within a second.
+        repeats = []
+        while seconds < 0.5 and len(repeats) < 10 and sum(repeats) < 1.0:
+            start = time.perf_counter()
+            model.fit(X, y)
+            repeats.append(time.perf_counter() - start)
+        seconds = min([seconds, *repeats])
     return {
         "model": model,
         "seconds": seconds,
