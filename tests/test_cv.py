@@ -30,6 +30,39 @@ def standardised(load):
     return StandardScaler().fit_transform(X), y
 
 
+def assert_path_is_the_fold_fit(
+    model,
+    fold,
+    index,
+    fold_model,
+    X,
+    y,
+    train,
+    test,
+    fit_weight=None,
+    score_weight=None,
+):
+    """The path's fit at (fold, C index) is ``fold_model``, fitted on the fold's
+    training rows, as far as their stops imply (tests/optimum.py); its
+    accuracy score is the fold model's up to the test rows that bound leaves
+    ambiguous. Returns the probabilities' bound."""
+    loss = objective_for(
+        X[train], y[train], 3, C=fold_model.C, sample_weight=fit_weight
+    )
+    path = model.coefs_paths_[fold, 0, index]
+    tolerance = assert_same_optimum(
+        loss, path_coef_flat(path), flat_coef(fold_model), needed=1e-3, X=X
+    ).probability
+    assert_same_accuracy(
+        model.scores_[fold, 0, index],
+        fold_model.predict_proba(X[test]),
+        y[test],
+        tolerance,
+        sample_weight=score_weight,
+    )
+    return tolerance
+
+
 def path_proba(coef, X):
     """Probabilities of a ``coefs_paths_`` entry (intercepts in the last column)."""
     return scipy.special.softmax(X @ coef[:, :-1].T + coef[:, -1], axis=1)
@@ -224,20 +257,10 @@ def test_scores_use_the_sample_weights_not_the_class_weights():
     for fold, (train, test) in enumerate(CV.split(X, y)):
         fold_model = SoftmaxRegression(C=0.01, class_weight=class_weight, tol=1e-8)
         fold_model.fit(X[train], y[train], sample_weight=weight[train])
-        # The path's fit is the fold's (tests/optimum.py); its score weighs
-        # the test rows by their sample weights alone.
-        path = model.coefs_paths_[fold, 0, 0]
+        # Its score weighs the test rows by their sample weights alone.
         folded = weight[train] * np.array([10.0, 1.0, 1.0])[y[train]]
-        loss = objective_for(X[train], y[train], 3, C=0.01, sample_weight=folded)
-        tolerance = assert_same_optimum(
-            loss, path_coef_flat(path), flat_coef(fold_model), needed=1e-3, X=X
-        ).probability
-        assert_same_accuracy(
-            model.scores_[fold, 0, 0],
-            fold_model.predict_proba(X[test]),
-            y[test],
-            tolerance,
-            sample_weight=weight[test],
+        assert_path_is_the_fold_fit(
+            model, fold, 0, fold_model, X, y, train, test, folded, weight[test]
         )
 
 
@@ -253,21 +276,10 @@ def test_groups_reach_the_splitter(routing):
         model.fit(X, y, groups=groups)
     assert model.scores_.shape == (5, 1, 2)
     for fold, (train, test) in enumerate(GroupKFold(5).split(X, y, groups)):
-        # The path's fit is the fit on the group fold's rows
-        # (tests/optimum.py).
-        C = model.Cs_[0]
-        fold_model = SoftmaxRegression(C=C, tol=1e-8).fit(X[train], y[train])
-        loss = objective_for(X[train], y[train], 3, C=C)
-        path = model.coefs_paths_[fold, 0, 0]
-        tolerance = assert_same_optimum(
-            loss, path_coef_flat(path), flat_coef(fold_model), needed=1e-3, X=X
-        ).probability
-        assert_same_accuracy(
-            model.scores_[fold, 0, 0],
-            fold_model.predict_proba(X[test]),
-            y[test],
-            tolerance,
-        )
+        # The path's fit is the fit on the group fold's rows.
+        fold_model = SoftmaxRegression(C=model.Cs_[0], tol=1e-8)
+        fold_model.fit(X[train], y[train])
+        assert_path_is_the_fold_fit(model, fold, 0, fold_model, X, y, train, test)
 
 
 def test_other_metadata_needs_routing():
