@@ -37,9 +37,14 @@ its gradients, and :math:`B(p) = A`; for an L2 penalty the gap at
 \lambda_j) + g_b^\top b`. The intercepts' condition holds only at the
 optimum; :math:`q_i = \tau p_i + (1 - \tau) r` with a constant row :math:`r`
 restores it exactly (:math:`\tau` the largest value keeping :math:`r` in the
-simplex), and since :math:`H` is concave,
-:math:`\sum_i \tilde s_i H(q_i) \ge \tau \sum_i \tilde s_i H(p_i) + (1 - \tau)
-H(r)` while :math:`B(q) = \tau A + (1 - \tau)(r \bar x^\top + B(0))` is exact.
+simplex). Then :math:`B(q) = \tau A + (1 - \tau)(r \bar x^\top + B(0))` is
+exact, and the entropies of the mixed rows are summed from the probabilities
+the evaluation left in the data term
+(:meth:`~._shard.CrossEntropyShard.dual_entropy`, no pass over ``X``):
+concavity alone, :math:`H(q_i) \ge \tau H(p_i) + (1 - \tau) H(r)`, would
+lose :math:`(1 - \tau)` times the rows' mean :math:`\mathrm{KL}(r \Vert p_i)`,
+which kept the bound above 1e-6 on 50 classes until the intercepts' gradient
+was under 1e-10.
 Where :math:`h^*` is infinite (a coefficient with no L2 penalty and an
 unbounded side, as with pure L1), :math:`q` is moved towards the targets,
 :math:`t q + (1 - t) t_i`, which scales :math:`B` by :math:`t` and keeps the
@@ -47,18 +52,20 @@ entropy bound (the targets' own entropy is non-negative).
 
 What it costs: the sums over the rows that do not depend on the coefficients
 (:math:`\bar x`, :math:`B(0)`, the offsets' means), one pass over ``X`` the
-first time the gap is asked for (:meth:`~._shard.CrossEntropyShard.target_moments`);
-after that, arithmetic on coefficient-sized arrays at points already
-evaluated.
+first time the gap is asked for on some data
+(:meth:`~._shard.CrossEntropyShard.target_moments`, kept for every fit on
+it); after that, per check, one pass over the probabilities and arithmetic on
+coefficient-sized arrays, at points already evaluated.
 
 Where it is loose: the gap at :math:`q = p` is the squared gradient divided
 by the L2 strength, which overstates the true gap by up to the ratio of the
 data's curvature to :math:`\lambda` (large ``C``, many samples). The stop then
-takes the iterations that bring the certificate under the promise (Newton
-methods converge quadratically there: one or two). Coefficients with neither
+takes the iterations that bring the certificate under the promise (50
+classes: newton-cg 8 -> 11, lbfgs 26 -> 62). Coefficients with neither
 an L2 penalty nor bounds on both sides (``C=inf``, a zero penalty factor)
 have no finite bound: :attr:`DualityGap.available` is False and the stop
-relies on its estimate alone.
+relies on its estimate alone. So does a fit in float32 arithmetic, which
+resolves the objective only to about 1e-7 (see :func:`._fit.fit_coef`).
 """
 
 from __future__ import annotations
