@@ -668,9 +668,9 @@ class CrossEntropyShard:
         """
         self._probabilities_for(X, coef)
         ops, class_axis = self.ops, self._class_axis
-        # (1 - tau) r, broadcast along the samples, in float64 where X is.
         if not self._blocks:
             return 0.0
+        # (1 - tau) r, broadcast along the samples, in float64 where X is.
         mixed_row = ops.expand_dims(
             ops.from_host((1.0 - tau) * row, self._blocks[0].weight64.dtype),
             1 - class_axis,

@@ -268,6 +268,7 @@ class IterationLog:
         self.certified = certified
         self.uncertified = uncertified
         self.certified_gap = np.nan
+        self._certified_at: np.ndarray | None = None
         self.gap = gap
         self.min_iter = min_iter
         self.metric = metric
@@ -401,6 +402,14 @@ class IterationLog:
         """Whether the duality gap at the last accepted iterate keeps the promise."""
         if self.certificate is None:
             return True
+        if self._certified_at is not None and np.array_equal(
+            self._certified_at, self.accepted
+        ):
+            # Asked again at the same iterate (result() reruns the test): one
+            # pass over the probabilities, and an evaluation if the last one
+            # was elsewhere, spared.
+            return bool(self.certified_gap <= self.certified)
+        self._certified_at = self.accepted.copy()
         objective, gap = self.certificate(self.accepted)
         # Relative to the dual bound (f* >= it), or to a thousandth of the
         # starting objective where f* is near zero (see _reference).
@@ -488,8 +497,8 @@ class IterationLog:
                     and self._jacobi_gap_is_small()
                 )
             )
-            if converged and self.certificate is not None:
-                self._certificate_holds()  # for the summary line
+            if converged and self.certificate is not None and self.verbose >= 1:
+                self._certificate_holds()  # for the summary line of a stall
         else:
             converged = max_abs_gradient <= self.tol
         if converged:
