@@ -86,6 +86,19 @@ def numeric_table(y) -> np.ndarray:
 
 def check_solver(solver: str, l1_ratio: float, bounded: bool = False) -> None:
     """Reject a Newton solver for what only L-BFGS-B solves (L1, bounds)."""
+    if l1_ratio > 0 and solver == "saga":
+        raise ValueError(
+            f"l1_ratio={l1_ratio} needs solver='lbfgs' (L-BFGS-B on the split "
+            "W = W+ - W-); solver='saga' runs its stochastic phase for the L2 "
+            "penalty only. Use solver='auto' or 'lbfgs', or l1_ratio=0."
+        )
+    if bounded and solver == "saga":
+        raise ValueError(
+            "lower_bounds and upper_bounds need solver='lbfgs' (L-BFGS-B, "
+            "which keeps every iterate within the bounds); solver='saga' runs "
+            "unconstrained steps. Use solver='auto' (which then picks 'lbfgs') "
+            "or 'lbfgs'."
+        )
     if l1_ratio > 0 and solver not in ("auto", "lbfgs"):
         raise ValueError(
             f"l1_ratio={l1_ratio} needs solver='lbfgs' (L-BFGS-B on the split "

@@ -281,6 +281,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     penalty_factor, lower_bounds, upper_bounds
         As in :class:`SoftmaxRegression`, for every fit of the paths and the
         refit.
+    random_state : int, RandomState instance or None, default=None
+        As in :class:`SoftmaxRegression`: the sampling order of
+        ``solver="saga"``, the same seed for every fit.
 
     Attributes
     ----------
@@ -365,6 +368,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         penalty_factor=None,
         lower_bounds=None,
         upper_bounds=None,
+        random_state=None,
     ):
         self.Cs = Cs
         self.l1_ratios = l1_ratios
@@ -382,6 +386,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self.penalty_factor = penalty_factor
         self.lower_bounds = lower_bounds
         self.upper_bounds = upper_bounds
+        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

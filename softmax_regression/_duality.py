@@ -161,18 +161,78 @@ class DualityGap:
             return objective, np.inf
         # sum_i s_i (H(p_i) + (p_i - t_i) o_i), by Fenchel-Young.
         entropy = data_loss - float(np.vdot(gradient_weights, weights))
-        dual_weights = gradient_weights
         if intercept is not None:
             entropy -= float(gradient_intercept @ intercept)
-            entropy, dual_weights = self._restore_intercept_condition(
-                coef, entropy, gradient_weights, gradient_intercept
-            )
-        entropy, dual_weights = self._finite_conjugate(entropy, dual_weights)
-        dual = entropy - float(np.sum(self._conjugate(-dual_weights)))
+        dual = self._dual(
+            entropy,
+            gradient_weights,
+            gradient_intercept,
+            lambda tau, row: self.smooth.data_term.dual_entropy(coef, tau, row),
+        )
         return objective, objective - dual
 
+    def gap_for_dual_point(
+        self,
+        coef: np.ndarray,
+        data_loss: float,
+        dual_gradient: np.ndarray,
+        dual_intercept_gradient: np.ndarray | None,
+        mixture_entropy,
+    ) -> tuple[float, float]:
+        r"""Return the objective at ``coef`` and its gap to another dual point.
+
+        The dual point is rows :math:`q_i` in the simplex that the caller
+        holds (the stochastic phase's table of past probabilities,
+        :mod:`._sag`), given by what the bound needs of them.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_coef,)
+            The primal point, flat ``[W, b]``.
+        data_loss : float
+            The data term at ``coef`` (the objective without the penalty).
+        dual_gradient : ndarray of shape (n_classes, n_features)
+            :math:`B(q) = \sum_i \tilde s_i (q_i - t_i) x_i^\top`.
+        dual_intercept_gradient : ndarray of shape (n_classes,) or None
+            :math:`\sum_i \tilde s_i (q_i - t_i)` (None without intercepts).
+        mixture_entropy : callable
+            ``(tau, row) -> float``: :math:`\sum_i \tilde s_i (H(m_i) +
+            m_i^\top o_i)` for :math:`m_i = \tau q_i + (1 - \tau) r`.
+
+        Returns
+        -------
+        objective : float
+        gap : float
+            An upper bound on ``objective - f*`` (``inf`` if :attr:`available`
+            is False).
+        """
+        weights, _ = split_coef(
+            coef,
+            self.smooth.n_classes,
+            self.smooth.n_features,
+            self.smooth.fit_intercept,
+        )
+        objective = data_loss + self._penalty(weights)
+        if not self.available:
+            return objective, np.inf
+        target_offset = self._target_moments()[0]
+        entropy = mixture_entropy(1.0, self.priors) + target_offset
+        dual = self._dual(
+            entropy, dual_gradient, dual_intercept_gradient, mixture_entropy
+        )
+        return objective, objective - dual
+
+    def _dual(self, entropy, dual_weights, intercept_gradient, mixture_entropy):
+        """Return the dual objective at the point ``(entropy, B)`` describes."""
+        if self.smooth.fit_intercept:
+            entropy, dual_weights = self._restore_intercept_condition(
+                entropy, dual_weights, intercept_gradient, mixture_entropy
+            )
+        entropy, dual_weights = self._finite_conjugate(entropy, dual_weights)
+        return entropy - float(np.sum(self._conjugate(-dual_weights)))
+
     def _restore_intercept_condition(
-        self, coef, entropy, gradient_weights, gradient_intercept
+        self, entropy, gradient_weights, gradient_intercept, mixture_entropy
     ):
         """Mix the dual point with a constant row so that its mean is the priors'."""
         priors = self.priors
@@ -192,7 +252,7 @@ class DualityGap:
         row_weights = np.outer(row, mean_x) + target_weights
         # The entropy of the mixture row by row (concavity alone would lose
         # (1 - tau) times the rows' mean KL(r || p_i): far too much).
-        mixture = self.smooth.data_term.dual_entropy(coef, tau, row) + target_offset
+        mixture = mixture_entropy(tau, row) + target_offset
         return mixture, tau * gradient_weights + (1.0 - tau) * row_weights
 
     def _finite_conjugate(self, entropy, dual_weights):

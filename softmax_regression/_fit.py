@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import warnings
 from contextlib import AbstractContextManager
 from typing import Protocol
@@ -16,6 +18,14 @@ from ._checks import check_bounds, check_penalty_factor, user_stacklevel
 from ._coef import fitted_attributes, initial_coef, n_coef, split_coef
 from ._duality import DualityGap
 from ._linear_loss import LinearSoftmaxLoss, SplitL1Loss
+from ._sag import (
+    MAX_EPOCHS,
+    MAX_TABLE_BYTES,
+    PhaseResult,
+    stochastic_phase,
+    table_bytes,
+    takes_phase,
+)
 from ._scaling import DiagonalScaling
 from ._solvers import (
     CONVERGED,
@@ -40,6 +50,9 @@ _SCALING_MIN_ENTRIES = 1_000_000
 # form (n_samples * n_coef**2) give the Newton solvers its products as matrix
 # products (see forms_hessian).
 _DENSE_HESSIAN_MAX_WORK = 1_000_000
+# "auto" takes solver="saga" on sparse data with at least this many stored
+# entries times classes (see resolve_solver).
+_SAGA_MIN_WORK = 20_000_000
 
 
 class FitData(Protocol):
@@ -127,24 +140,47 @@ def changes_variables(X, l1_ratio: float) -> bool:
     )
 
 
-def resolve_solver(solver: str, X, l1_ratio: float, bounded: bool = False) -> str:
-    """Return the solver ``"auto"`` stands for: lbfgs or newton-cg.
+def resolve_solver(
+    solver: str, data, l1_ratio: float, bounded: bool = False, penalised: bool = True
+) -> str:
+    """Return the solver ``"auto"`` stands for: saga, lbfgs or newton-cg.
 
-    lbfgs for L1 and elastic net and for bounds on the coefficients (they
-    need the bound-constrained L-BFGS-B), and for data solved in rescaled
-    coefficients (:func:`changes_variables`), where it reached a relative gap
-    of 1e-6 before newton-cg on every large dense benchmark (200,000 x 100 x
-    10: 0.99 s against 1.8 s with their ``tol="auto"`` stops; 100 classes 1.0 s
-    against 1.7 s; 2,000 x 5,000 0.70 s against 0.94 s). newton-cg otherwise:
-    on sparse text-like data 5-8x faster than lbfgs, as fast on small dense
-    data, and its ``tol="auto"`` stop is reliable on ill-conditioned data
-    where lbfgs's is not (unscaled digits: lbfgs stops at a gap of 3e-4).
+    saga (:mod:`._sag`) for sparse CSR data in memory with at least
+    ``_SAGA_MIN_WORK`` stored entries times classes, an L2 penalty on every
+    coefficient (``penalised``: finite ``C``, no zero penalty factor) and
+    float64 arithmetic, where the duality gap can end its stochastic phase,
+    and a per-sample table of at most ``MAX_TABLE_BYTES``: on real TF-IDF it
+    reached a relative gap of 1e-6 5-7x sooner than newton-cg
+    (benchmarks/README.md). lbfgs for L1 and elastic net and for bounds on
+    the coefficients (they need the bound-constrained L-BFGS-B), and for
+    data solved in rescaled coefficients (:func:`changes_variables`), where
+    it reached a relative gap of 1e-6 before newton-cg on every large dense
+    benchmark (200,000 x 100 x 10: 0.99 s against 1.8 s with their
+    ``tol="auto"`` stops; 100 classes 1.0 s against 1.7 s; 2,000 x 5,000 0.70
+    s against 0.94 s). newton-cg otherwise: on sparse text-like data 5-8x
+    faster than lbfgs, as fast on small dense data, and its ``tol="auto"``
+    stop is reliable on ill-conditioned data where lbfgs's is not (unscaled
+    digits: lbfgs stops at a gap of 3e-4).
     """
     if solver != "auto":
         return solver
-    if bounded or l1_ratio > 0 or changes_variables(X, l1_ratio):
+    if bounded or l1_ratio > 0 or changes_variables(data.X, l1_ratio):
         return "lbfgs"
+    if (
+        penalised
+        and data.sparse
+        and np.dtype(data.dtype) == np.float64
+        and takes_phase(data)
+        and table_bytes(data) <= MAX_TABLE_BYTES
+        and data.entries() * data.n_classes >= _SAGA_MIN_WORK
+    ):
+        return "saga"
     return "newton-cg"
+
+
+def _penalised(C: float, penalty_factor: np.ndarray | None) -> bool:
+    """Whether every coefficient has an L2 penalty (a finite duality gap)."""
+    return C < np.inf and (penalty_factor is None or bool(np.all(penalty_factor > 0)))
 
 
 def fit_coef(
@@ -163,6 +199,7 @@ def fit_coef(
     min_iter: int = 0,
     penalty_factor: np.ndarray | None = None,
     bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    random_state=None,
 ) -> tuple[np.ndarray, SolverResult]:
     r"""Minimise the elastic-net penalised objective for one ``C``.
 
@@ -217,6 +254,8 @@ def fit_coef(
     bounds : tuple of two ndarrays of shape (n_classes, n_features), optional
         Lower and upper bounds on ``W`` (-inf and inf allowed); the
         intercepts are free. Needs ``solver`` "lbfgs" (or "auto").
+    random_state : None, int, RandomState or Generator, default=None
+        The sampling order of ``solver="saga"``'s epochs (see :mod:`._sag`).
 
     Returns
     -------
@@ -228,7 +267,13 @@ def fit_coef(
     n_features = data.shape[1]
     n_classes = data.n_classes
     bounded = bounds is not None
-    solver = resolve_solver(solver, data.X, l1_ratio, bounded)
+    solver = resolve_solver(
+        solver,
+        data,
+        l1_ratio,
+        bounded,
+        penalised=_penalised(C, penalty_factor),
+    )
     if solver == "trust-krylov" and l1_ratio == 0:
         _warn_about_trlib_memory(n_coef(n_classes, n_features, fit_intercept))
     largest_weight, relative_weight_sum = data.weight_sum_factors()
@@ -283,6 +328,16 @@ def fit_coef(
             )
             if not duality.available:
                 duality, uncertified = None, "coefficients without a penalty"
+        phase = None
+        if solver == "saga":
+            phase, coef0 = _stochastic_phase(
+                data, loss, coef0, duality, tol, max_iter, verbose, callback,
+                random_state,
+            )  # fmt: skip
+            if phase.converged or phase.stopped or phase.n_epochs >= max_iter:
+                return coef0, _phase_result(phase)
+            max_iter -= phase.n_epochs
+            solver = resolve_solver("auto", data, l1_ratio, bounded)
         if l1_ratio > 0:
             split = SplitL1Loss(loss, l1_ratio * penalty, bounds)
             metric = None
@@ -385,7 +440,51 @@ def fit_coef(
                 **common,
             )
         coef = scaling.to_coef(result.coef) if change_variables else result.coef
+        if phase is not None:  # the epochs count as iterations
+            result = dataclasses.replace(result, n_iter=result.n_iter + phase.n_epochs)
         return coef, result
+
+
+def _stochastic_phase(
+    data, loss, coef0, duality, tol, max_iter, verbose, callback, random_state
+):
+    """Run the compiled SAGA epochs of ``solver="saga"`` (:mod:`._sag`)."""
+    if not takes_phase(data):
+        if verbose >= 1:
+            print(
+                "[saga] no stochastic phase: it needs CSR or C-ordered dense X "
+                "in memory; scipy solves from the start",
+                file=sys.stdout,
+            )
+        return PhaseResult(coef0, n_epochs=0, converged=False, stopped=False), coef0
+    phase = stochastic_phase(
+        data,
+        loss,
+        coef0,
+        duality=duality,
+        tol=tol,
+        max_epochs=min(max_iter, MAX_EPOCHS),
+        random_state=random_state,
+        verbose=verbose,
+        callback=callback,
+    )
+    return phase, phase.coef
+
+
+def _phase_result(phase: PhaseResult) -> SolverResult:
+    """Return the fit's result where the stochastic phase ended it."""
+    status = CONVERGED if phase.converged else STOPPED if phase.stopped else MAX_ITER
+    return SolverResult(
+        coef=phase.coef,
+        loss=phase.objective,
+        max_abs_gradient=phase.max_abs_gradient,
+        n_iter=phase.n_epochs,
+        converged=phase.converged,
+        status=status,
+        message=f"{phase.n_epochs} SAGA epochs",
+        initial_max_abs_gradient=np.nan,
+        certified_gap=phase.certified_gap,
+    )
 
 
 def _coef_bounds(bounds, fit_intercept: bool) -> optimize.Bounds | None:
@@ -525,7 +624,14 @@ def solve_with_settings(
     bounds = check_bounds(
         estimator.lower_bounds, estimator.upper_bounds, data.n_classes, n_features
     )
-    solver = resolve_solver(estimator.solver, data.X, l1_ratio, bounds is not None)
+    penalty_factor = check_penalty_factor(estimator.penalty_factor, n_features)
+    solver = resolve_solver(
+        estimator.solver,
+        data,
+        l1_ratio,
+        bounds is not None,
+        penalised=_penalised(C, penalty_factor),
+    )
     if coef0 is None:
         coef0 = initial_coef(data.class_priors(), n_features, estimator.fit_intercept)
     iterations = None
@@ -560,8 +666,9 @@ def solve_with_settings(
         n_threads=n_threads,
         callback=iterations,
         min_iter=min_iter,
-        penalty_factor=check_penalty_factor(estimator.penalty_factor, n_features),
+        penalty_factor=penalty_factor,
         bounds=bounds,
+        random_state=getattr(estimator, "random_state", None),
     )
     if iterations is not None:
         iterations.close()

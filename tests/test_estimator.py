@@ -668,7 +668,7 @@ def test_predict_before_fit():
     [
         ({"C": -1.0}, "'C' parameter"),
         ({"C": 0.0}, "'C' parameter"),
-        ({"solver": "saga"}, "'solver' parameter"),
+        ({"solver": "sag"}, "'solver' parameter"),
         ({"max_iter": -1}, "'max_iter' parameter"),
         ({"tol": -1e-3}, "'tol' parameter"),
         ({"class_weight": "auto"}, "'class_weight' parameter"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -168,6 +169,41 @@ class InMemoryData:
     def from_host(array: np.ndarray) -> np.ndarray:
         """Return ``array``: the fitted attributes stay NumPy arrays."""
         return array
+
+    def sample_rows(self) -> SampleRows:
+        """Return the per-row arrays of the compiled stochastic phase (``_sag``)."""
+        n_samples = self.shape[0]
+        soft = self.y.ndim == 2
+        placeholder = np.zeros((1, 1))
+        return SampleRows(
+            targets=np.zeros(1, np.int64) if soft else self.y.astype(np.int64),
+            soft_targets=self.y.astype(np.float64) if soft else placeholder,
+            soft=soft,
+            label_smoothing=float(self.label_smoothing),
+            offset=placeholder if self.offset is None else self.offset.astype(float),
+            has_offset=self.offset is not None,
+            relative_weight=n_samples
+            * normalised_weights(self.sample_weight, n_samples),
+        )
+
+
+class SampleRows(NamedTuple):
+    """Row ``i``'s target, offset and weight, as the compiled kernels take them.
+
+    ``relative_weight`` is ``n s_i / S``: the weights relative to their mean,
+    so that the mean loss is ``sum_i relative_weight_i CE_i / n``. Unused
+    arrays (``soft_targets`` for labels, ``targets`` for soft targets,
+    ``offset`` without one) are 1-element placeholders, so that one compiled
+    version serves every combination.
+    """
+
+    targets: np.ndarray
+    soft_targets: np.ndarray
+    soft: bool
+    label_smoothing: float
+    offset: np.ndarray
+    has_offset: bool
+    relative_weight: np.ndarray
 
 
 def memory_input(estimator, X, y, sample_weight, purpose: str, offset=None) -> tuple:

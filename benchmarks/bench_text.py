@@ -1,0 +1,179 @@
+"""Text classification: solver="saga" (compiled SAGA) against newton-cg and sag.
+
+For each sparse TF-IDF case and ``C``, side by side in one run, at equal
+accuracy (a relative objective gap of at most 1e-6 against a reference fit,
+``newton-cg`` at ``tol=1e-10``): our default (``solver="auto"``, which is
+``"saga"`` there), our ``newton-cg``, and scikit-learn's ``sag``, the fastest
+scikit-learn solver on real text, at the fewest epochs (doubling, then
+bisecting ``max_iter``) that reach the gap. Also prints the compiled
+kernels' first-call cost in this environment (``import numba``, compile or
+cache load) and writes JSON.
+
+    python benchmarks/bench_text.py                  # docstrings and text-like
+    python benchmarks/bench_text.py --quick          # a smoke test (seconds)
+    python benchmarks/bench_text.py --only text-like --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import warnings
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _cases
+
+from softmax_regression import SoftmaxRegression
+from softmax_regression._backends.memory import in_memory_loss
+
+GAP = 1e-6
+
+
+def cases(quick: bool) -> dict:
+    """``name -> (X, y)``."""
+    if quick:
+        return {"text-like 2,000 x 1,000 x 5": _cases.text_like(2_000, 1_000, 20, 5)}
+    X, y, _ = _cases.docstrings()
+    return {
+        f"docstrings {X.shape[0]:,} x {X.shape[1]:,} x {y.max() + 1}": (X, y),
+        "text-like 30,000 x 20,000 x 20": _cases.text_like(30_000, 20_000, 50, 20),
+    }
+
+
+def objective(X, y, C, coef, intercept) -> float:
+    loss = in_memory_loss(X, y, int(y.max()) + 1, None, 1.0 / (C * X.shape[0]), True)
+    return loss.loss(np.r_[np.asarray(coef).ravel(), intercept])
+
+
+def timed(make, X, y):
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = make().fit(X, y)
+    return model, time.perf_counter() - start
+
+
+def sag_to_gap(X, y, C, f_star, quick):
+    """scikit-learn's sag at the fewest epochs reaching GAP: (seconds, epochs, gap)."""
+
+    def run(epochs):
+        model, seconds = timed(
+            lambda: LogisticRegression(C=C, solver="sag", max_iter=epochs, tol=0.0),
+            X,
+            y,
+        )
+        gap = (objective(X, y, C, model.coef_, model.intercept_) - f_star) / f_star
+        return seconds, epochs, gap
+
+    low, high = 0, 8
+    result = run(high)
+    while result[2] > GAP and high < (64 if quick else 512):
+        low, high = high, 2 * high
+        result = run(high)
+    while high - low > max(1, high // 16):  # bisect to within ~6%
+        middle = (low + high) // 2
+        trial = run(middle)
+        if trial[2] <= GAP:
+            high, result = middle, trial
+        else:
+            low = middle
+    return result
+
+
+def first_call_cost() -> dict:
+    """Seconds of ``import numba`` and of a first saga fit, in a fresh process.
+
+    The fit (150 x 4, so the arithmetic is nothing) compiles the kernels, or
+    loads them from numba's cache where an earlier process compiled them.
+    """
+    code = (
+        "import time; t = time.perf_counter(); import numba; "
+        "a = time.perf_counter() - t; "
+        "from sklearn.datasets import load_iris; "
+        "from softmax_regression import SoftmaxRegression; "
+        "X, y = load_iris(return_X_y=True); t = time.perf_counter(); "
+        "SoftmaxRegression(solver='saga').fit(X, y); "
+        "b = time.perf_counter() - t; print(a, b)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return {"import_numba_s": float(out[0]), "kernels_load_s": float(out[1])}
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
+    parser.add_argument("--only", help="comma-separated substrings of case names")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+    cost = first_call_cost()
+    print(
+        f"first call in a fresh process: import numba {cost['import_numba_s']:.2f} s,"
+        f" first saga fit (compiles the kernels, or loads them from numba's cache) "
+        f"{cost['kernels_load_s']:.2f} s"
+    )
+    rows = []
+    header = (
+        f"{'case':<38} {'C':>4} {'auto (s)':>9} {'gap':>8} {'newton (s)':>10} "
+        f"{'gap':>8} {'sag (s)':>8} {'epochs':>6} {'gap':>8} {'auto/sag':>8}"
+    )
+    print(header)
+    for name, (X, y) in cases(args.quick).items():
+        if args.only and not any(part in name for part in args.only.split(",")):
+            continue
+        for C in (1.0, 10.0):
+            reference, _ = timed(
+                partial(SoftmaxRegression, C=C, solver="newton-cg", tol=1e-10), X, y
+            )
+            f_star = objective(X, y, C, reference.coef_, reference.intercept_)
+            fits = {}
+            for solver in ("auto", "newton-cg"):
+                model, seconds = timed(
+                    partial(SoftmaxRegression, C=C, solver=solver, random_state=0),
+                    X,
+                    y,
+                )
+                value = objective(X, y, C, model.coef_, model.intercept_)
+                fits[solver] = (seconds, (value - f_star) / f_star)
+            sag_seconds, sag_epochs, sag_gap = sag_to_gap(X, y, C, f_star, args.quick)
+            row = {
+                "case": name,
+                "C": C,
+                "auto_s": fits["auto"][0],
+                "auto_gap": fits["auto"][1],
+                "newton_s": fits["newton-cg"][0],
+                "newton_gap": fits["newton-cg"][1],
+                "sag_s": sag_seconds,
+                "sag_epochs": sag_epochs,
+                "sag_gap": sag_gap,
+            }
+            rows.append(row)
+            print(
+                f"{name:<38} {C:>4g} {row['auto_s']:>9.2f} {row['auto_gap']:>8.1e} "
+                f"{row['newton_s']:>10.2f} {row['newton_gap']:>8.1e} "
+                f"{sag_seconds:>8.2f} {sag_epochs:>6d} {sag_gap:>8.1e} "
+                f"{row['auto_s'] / sag_seconds:>8.2f}",
+                flush=True,
+            )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {"environment": _cases.run_environment(), **cost, "rows": rows},
+                indent=2,
+            )
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    main()

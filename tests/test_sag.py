@@ -1,0 +1,334 @@
+"""solver="saga": the compiled SAGA phase (_sag_kernels) and its driver (_sag)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from optimum import assert_same_fit, flat_coef, objective_for
+from scipy.special import softmax
+
+from softmax_regression import SoftmaxRegression
+from softmax_regression._backends.memory import InMemoryData
+from softmax_regression._fit import resolve_solver
+
+pytest.importorskip("numba")
+
+
+def _sparse_problem(n_samples=300, n_features=40, n_classes=4, seed=0):
+    """CSR rows with a few entries each, rare and common columns, planted labels."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(n_samples, n_features, density=0.15, format="csr", random_state=seed)
+    X.data = rng.uniform(0.2, 1.5, size=X.nnz)
+    scores = X @ rng.normal(size=(n_features, n_classes)) * 2
+    y = (scores + rng.gumbel(size=scores.shape)).argmax(axis=1)
+    return X, y
+
+
+def _eager_saga(X, targets, weights, intercept, order, step, l2, relative_weight):
+    """SAGA updating every feature at every step: what the lazy kernel equals."""
+    X = X.toarray()
+    n_samples = X.shape[0]
+    n_classes = weights.shape[1]
+    onehot = np.eye(n_classes)[targets]
+    table = relative_weight[:, None] * (
+        softmax(X @ weights + intercept, axis=1) - onehot
+    )
+    gradient_sum, intercept_sum = X.T @ table, table.sum(axis=0)
+    decay = 1.0 - step * l2
+    for i in order:
+        row = X[i]
+        p = softmax(row @ weights + intercept)
+        change = relative_weight[i] * (p - onehot[i]) - table[i]
+        table[i] += change
+        weights = decay[:, None] * weights - step * (
+            gradient_sum / n_samples + np.outer(row, change)
+        )
+        gradient_sum += np.outer(row, change)
+        intercept = intercept - step * (intercept_sum / n_samples + change)
+        intercept_sum += change
+    return weights, intercept
+
+
+def test_lazy_updates_equal_eager_updates():
+    from softmax_regression import _sag_kernels as kernels
+
+    X, y = _sparse_problem(n_samples=60, n_features=25, n_classes=3)
+    n_samples, n_features = X.shape
+    n_classes = 3
+    rng = np.random.default_rng(1)
+    weights0 = rng.normal(size=(n_features, n_classes)) * 0.1
+    intercept0 = rng.normal(size=n_classes) * 0.1
+    relative_weight = rng.uniform(0.5, 2.0, size=n_samples)
+    relative_weight *= n_samples / relative_weight.sum()
+    l2 = rng.uniform(0.01, 0.05, size=n_features)  # penalty factors
+    step = 0.3
+    order = rng.integers(0, n_samples, 3 * n_samples)
+    expected = _eager_saga(X, y, weights0, intercept0, order, step, l2, relative_weight)
+
+    weights, intercept = weights0.copy(), intercept0.copy()
+    table = np.empty((n_samples, n_classes))
+    gradient_sum = np.empty((n_features, n_classes))
+    intercept_sum = np.empty(n_classes)
+    rows = (
+        y.astype(np.int64), np.zeros((1, 1)), False, 0.0, np.zeros((1, 1)),
+        False, relative_weight,
+    )  # fmt: skip
+    kernels.sparse_tables(
+        X.data, X.indices, X.indptr, weights, intercept, table, gradient_sum,
+        intercept_sum, *rows,
+    )  # fmt: skip
+    last_step = np.zeros(n_features, dtype=np.int64)
+    no_table = np.empty(0)
+    kernels.sparse_epochs(
+        X.data, X.indices, X.indptr, order, weights, intercept, table,
+        gradient_sum, intercept_sum, last_step, 0, *rows, np.log1p(-step * l2),
+        1.0 / (step * l2), no_table, no_table, 1.0 - step * l2, step, step,
+    )  # fmt: skip
+    # Equal up to rounding: the catch-up's closed form sums the skipped
+    # steps' geometric series in another order.
+    np.testing.assert_allclose(weights, expected[0], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(intercept, expected[1], rtol=1e-10, atol=1e-13)
+
+    dense_weights, dense_intercept = weights0.copy(), intercept0.copy()
+    kernels.dense_tables(
+        X.toarray(), dense_weights, dense_intercept, table, gradient_sum,
+        intercept_sum, *rows,
+    )  # fmt: skip
+    kernels.dense_epochs(
+        X.toarray(), order, dense_weights, dense_intercept, table, gradient_sum,
+        intercept_sum, *rows, 1.0 - step * l2, step, step,
+    )  # fmt: skip
+    np.testing.assert_allclose(dense_weights, expected[0], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(dense_intercept, expected[1], rtol=1e-10, atol=1e-13)
+
+
+def _problem(kind):
+    X, y = _sparse_problem()
+    rng = np.random.default_rng(2)
+    fit = {}
+    params = {}
+    if kind == "dense":
+        X = X.toarray()
+    elif kind == "float32":
+        X = X.astype(np.float32)
+    elif kind == "sample_weight":
+        fit["sample_weight"] = rng.uniform(0, 3, size=X.shape[0])
+    elif kind == "class_weight":
+        params["class_weight"] = "balanced"
+    elif kind == "soft_targets":
+        y = softmax(rng.normal(size=(X.shape[0], 4)) * 2, axis=1)
+        params["label_smoothing"] = 0.1
+    elif kind == "offset":
+        fit["offset"] = rng.normal(size=(X.shape[0], 4))
+    elif kind == "penalty_factor":
+        params["penalty_factor"] = rng.uniform(0.2, 3.0, size=X.shape[1])
+    elif kind == "no_intercept":
+        params["fit_intercept"] = False
+    return X, y, params, fit
+
+
+KINDS = [
+    "plain",
+    "dense",
+    "float32",
+    "sample_weight",
+    "class_weight",
+    "soft_targets",
+    "offset",
+    "penalty_factor",
+    "no_intercept",
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_saga_reaches_the_newton_optimum(kind):
+    X, y, params, fit = _problem(kind)
+    saga = SoftmaxRegression(C=10.0, solver="saga", random_state=0, **params)
+    newton = SoftmaxRegression(C=10.0, solver="newton-cg", **params)
+    saga.fit(X, y, **fit)
+    newton.fit(X, y, **fit)
+    if kind == "float32":  # no certificate in float32: the estimate decides
+        assert_same_fit(saga, newton, X, y, relative_gap=1e-5, **fit)
+    else:
+        assert_same_fit(saga, newton, X, y, relative_gap=1e-6, **fit)
+
+
+def test_saga_with_a_gradient_tol_meets_it():
+    X, y = _sparse_problem()
+    saga = SoftmaxRegression(C=10.0, solver="saga", tol=1e-9, random_state=0)
+    newton = SoftmaxRegression(C=10.0, solver="newton-cg", tol=1e-9)
+    saga.fit(X, y)
+    newton.fit(X, y)
+    assert_same_fit(saga, newton, X, y, needed=3e-4)
+
+
+def test_same_seed_same_model_other_seed_same_optimum():
+    X, y = _sparse_problem()
+    fits = [
+        SoftmaxRegression(C=10.0, solver="saga", random_state=seed).fit(X, y)
+        for seed in (0, 0, 1)
+    ]
+    np.testing.assert_array_equal(flat_coef(fits[0]), flat_coef(fits[1]))
+    assert fits[0].n_iter_[0] == fits[1].n_iter_[0]
+    assert not np.array_equal(flat_coef(fits[0]), flat_coef(fits[2]))
+    assert_same_fit(fits[0], fits[2], X, y, relative_gap=1e-6)
+
+
+def test_seeds_leave_global_random_state_alone():
+    X, y = _sparse_problem()
+    before = np.random.get_state()[1].copy()  # noqa: NPY002 (the global state)
+    SoftmaxRegression(solver="saga").fit(X, y)
+    SoftmaxRegression(solver="saga", random_state=3).fit(X, y)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002
+    state = np.random.RandomState(5)
+    first = SoftmaxRegression(solver="saga", random_state=state).fit(X, y)
+    again = SoftmaxRegression(solver="saga", random_state=np.random.RandomState(5))
+    np.testing.assert_array_equal(flat_coef(first), flat_coef(again.fit(X, y)))
+
+
+def test_kernels_read_x_in_place_and_inputs_stay(monkeypatch):
+    from softmax_regression import _sag_kernels as kernels
+
+    X, y = _sparse_problem()
+    weight = np.linspace(0.5, 2, X.shape[0])
+    copies = X.copy(), y.copy(), weight.copy()
+    seen = []
+    epochs = kernels.sparse_epochs
+
+    def spy(data, indices, indptr, *args):
+        seen.append(data is X.data and indices is X.indices and indptr is X.indptr)
+        return epochs(data, indices, indptr, *args)
+
+    monkeypatch.setattr(kernels, "sparse_epochs", spy)
+    SoftmaxRegression(solver="saga", random_state=0).fit(X, y, sample_weight=weight)
+    assert seen and all(seen)
+    for given, copy in zip((X, y, weight), copies, strict=True):
+        if sp.issparse(given):
+            assert (given != copy).nnz == 0
+        else:
+            np.testing.assert_array_equal(given, copy)
+
+
+def test_epochs_count_as_iterations_and_max_iter_warns():
+    X, y = _sparse_problem()
+    with pytest.warns(Warning, match="saga"):
+        model = SoftmaxRegression(C=1e4, solver="saga", max_iter=2, random_state=0).fit(
+            X, y
+        )
+    assert model.n_iter_[0] == 2
+
+
+def test_callbacks_and_verbose_see_the_epochs(capsys):
+    X, y = _sparse_problem()
+    SoftmaxRegression(solver="saga", verbose=2, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "[saga] epoch" in out
+    assert "duality gap certifies" in out
+
+
+def test_saga_refuses_l1_and_bounds():
+    X, y = _sparse_problem()
+    with pytest.raises(ValueError, match="saga"):
+        SoftmaxRegression(solver="saga", l1_ratio=0.5).fit(X, y)
+    with pytest.raises(ValueError, match="saga"):
+        SoftmaxRegression(solver="saga", lower_bounds=0.0).fit(X, y)
+
+
+def test_csc_and_fortran_data_are_solved_without_the_phase(capsys):
+    X, y = _sparse_problem()
+    reference = SoftmaxRegression(solver="saga", random_state=0).fit(X, y)
+    for other in (X.tocsc(), np.asfortranarray(X.toarray())):
+        model = SoftmaxRegression(solver="saga", verbose=1).fit(other, y)
+        assert "no stochastic phase" in capsys.readouterr().out
+        assert_same_fit(model, reference, X, y, relative_gap=1e-6)
+
+
+class _Data:
+    """What resolve_solver reads of a fit's data."""
+
+    def __init__(self, X, n_classes, entries):
+        self.X = X
+        self.shape = X.shape
+        self.dtype = X.dtype
+        self.sparse = sp.issparse(X)
+        self.n_classes = n_classes
+        self._entries = entries
+
+    def entries(self):
+        return self._entries
+
+    sample_rows = InMemoryData.sample_rows
+
+
+@pytest.mark.parametrize(
+    ("X", "entries", "penalised", "expected"),
+    [
+        (sp.random(100, 10, format="csr"), 10**7, True, "saga"),
+        (sp.random(100, 10, format="csr"), 10**5, True, "newton-cg"),
+        (sp.random(100, 10, format="csr"), 10**7, False, "newton-cg"),
+        (sp.random(100, 10, format="csc"), 10**7, True, "newton-cg"),
+        (sp.random(100, 10, format="csr", dtype=np.float32), 10**7, True, "newton-cg"),
+        (np.zeros((100, 10)), 10**7, True, "newton-cg"),
+    ],
+)
+def test_auto_takes_saga_on_large_sparse_penalised_float64(
+    X, entries, penalised, expected
+):
+    data = _Data(X, n_classes=5, entries=entries)
+    assert resolve_solver("auto", data, 0.0, penalised=penalised) == expected
+
+
+def test_import_and_other_solvers_never_load_numba():
+    code = (
+        "import sys; from sklearn.datasets import load_iris; "
+        "from softmax_regression import SoftmaxRegression; "
+        "X, y = load_iris(return_X_y=True); SoftmaxRegression().fit(X, y); "
+        "print('numba' in sys.modules)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "False"
+
+
+@pytest.mark.parametrize("kind", ["plain", "sample_weight", "soft_targets", "offset"])
+def test_the_tables_dual_point_bounds_the_gap(kind, monkeypatch):
+    """The gap to the table's probabilities is an upper bound on f - f*.
+
+    The current point's own dual point is switched off, so that the bound
+    checked is the table's alone, after 1, 2 and 4 epochs (far from, and
+    nearer to, the optimum).
+    """
+    from softmax_regression._coef import initial_coef
+    from softmax_regression._duality import DualityGap
+    from softmax_regression._sag import stochastic_phase
+
+    X, y, params, fit = _problem(kind)
+    weight, offset = fit.get("sample_weight"), fit.get("offset")
+    smoothing = params.get("label_smoothing", 0.0)
+    optimum = SoftmaxRegression(C=10.0, solver="newton-cg", tol=1e-10, **params)
+    optimum.fit(X, y, **fit)
+    reference = objective_for(
+        X, y, 4, C=10.0, sample_weight=weight, offset=offset,
+        label_smoothing=smoothing,
+    )  # fmt: skip
+    f_star = reference.loss(flat_coef(optimum))
+    monkeypatch.setattr(
+        DualityGap, "gap", lambda self, coef: (self.smooth.loss(coef), np.inf)
+    )
+    data = InMemoryData(X, y, 4, weight, smoothing, offset)
+    strength = 1.0 / (10.0 * (X.shape[0] if weight is None else weight.sum()))
+    for epochs in (1, 2, 4):
+        with data.objective(strength, True, None) as loss:
+            result = stochastic_phase(
+                data, loss, initial_coef(data.class_priors(), X.shape[1], True),
+                duality=DualityGap(loss, data.class_priors()), tol=None,
+                max_epochs=epochs, random_state=0,
+            )  # fmt: skip
+        value = reference.loss(result.coef)
+        relative = result.certified_gap
+        assert np.isfinite(relative)
+        gap = relative * value / (1.0 + relative)
+        assert value - f_star <= gap * (1 + 1e-9) + 1e-14, (epochs, value - f_star, gap)
