@@ -132,3 +132,15 @@ def test_quick_array_api_benchmark(tmp_path, capsys):
         # The device fit and the NumPy fit reach the same objective.
         gaps = [fit["relative_gap"] for fit in case["fits"]]
         assert max(gaps) < 1e-4
+
+
+def test_quick_text_benchmark(tmp_path, capsys):
+    pytest.importorskip("numba")
+    output = tmp_path / "text.json"
+    rows = load_script("bench_text").main(["--quick", "--dense", "--json", str(output)])
+    printed = capsys.readouterr().out
+    assert "auto/sag" in printed and "import numba" in printed
+    assert json.loads(output.read_text())["rows"] == json.loads(json.dumps(rows))
+    for row in rows[:-1]:
+        assert row["auto_gap"] <= 1e-6 and row["sag_epochs"] > 0
+    assert rows[-1]["saga_gap"] <= 1e-6
