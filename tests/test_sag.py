@@ -6,6 +6,8 @@ import sys
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from optimum import assert_same_fit, flat_coef, objective_for
 from scipy.special import softmax
 
@@ -51,57 +53,82 @@ def _eager_saga(X, targets, weights, intercept, order, step, l2, relative_weight
     return weights, intercept
 
 
-def test_lazy_updates_equal_eager_updates():
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_samples=st.integers(2, 30),
+    n_features=st.integers(1, 12),
+    n_classes=st.integers(2, 5),
+    density=st.floats(0.05, 1.0),
+    factors=st.booleans(),
+    step=st.floats(0.01, 0.5),
+)
+def test_lazy_updates_equal_eager_updates(
+    seed, n_samples, n_features, n_classes, density, factors, step
+):
+    """The catch-up's closed form is the skipped steps, to rounding.
+
+    With one L2 strength the skipped steps' powers are looked up in tables
+    (as the driver builds them); with penalty factors they are computed.
+    The dense kernel takes every step eagerly: it equals them too.
+    """
     from softmax_regression import _sag_kernels as kernels
 
-    X, y = _sparse_problem(n_samples=60, n_features=25, n_classes=3)
-    n_samples, n_features = X.shape
-    n_classes = 3
-    rng = np.random.default_rng(1)
-    weights0 = rng.normal(size=(n_features, n_classes)) * 0.1
-    intercept0 = rng.normal(size=n_classes) * 0.1
-    relative_weight = rng.uniform(0.5, 2.0, size=n_samples)
-    relative_weight *= n_samples / relative_weight.sum()
-    l2 = rng.uniform(0.01, 0.05, size=n_features)  # penalty factors
-    step = 0.3
+    rng = np.random.default_rng(seed)
+    X = sp.random(
+        n_samples, n_features, density=density, format="csr", random_state=rng
+    )
+    X.data = rng.uniform(-1.5, 1.5, size=X.nnz)
+    y = rng.integers(0, n_classes, size=n_samples)
+    weights0 = rng.normal(size=(n_features, n_classes)) * 0.3
+    intercept0 = rng.normal(size=n_classes) * 0.3
+    relative_weight = rng.uniform(0.0, 2.0, size=n_samples)
+    relative_weight *= n_samples / max(relative_weight.sum(), 1e-300)
+    l2 = (
+        rng.uniform(0.01, 0.5, size=n_features) if factors else np.full(n_features, 0.1)
+    )
     order = rng.integers(0, n_samples, 3 * n_samples)
     expected = _eager_saga(X, y, weights0, intercept0, order, step, l2, relative_weight)
 
-    weights, intercept = weights0.copy(), intercept0.copy()
-    table = np.empty((n_samples, n_classes))
-    gradient_sum = np.empty((n_features, n_classes))
-    intercept_sum = np.empty(n_classes)
     rows = (
         y.astype(np.int64), np.zeros((1, 1)), False, 0.0, np.zeros((1, 1)),
         False, relative_weight,
     )  # fmt: skip
-    kernels.sparse_tables(
-        X.data, X.indices, X.indptr, weights, intercept, table, gradient_sum,
-        intercept_sum, *rows,
-    )  # fmt: skip
-    last_step = np.zeros(n_features, dtype=np.int64)
-    no_table = np.empty(0)
-    kernels.sparse_epochs(
-        X.data, X.indices, X.indptr, order, weights, intercept, table,
-        gradient_sum, intercept_sum, last_step, 0, *rows, np.log1p(-step * l2),
-        1.0 / (step * l2), no_table, no_table, 1.0 - step * l2, step, step,
-    )  # fmt: skip
-    # Equal up to rounding: the catch-up's closed form sums the skipped
-    # steps' geometric series in another order.
-    np.testing.assert_allclose(weights, expected[0], rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(intercept, expected[1], rtol=1e-10, atol=1e-13)
-
-    dense_weights, dense_intercept = weights0.copy(), intercept0.copy()
-    kernels.dense_tables(
-        X.toarray(), dense_weights, dense_intercept, table, gradient_sum,
-        intercept_sum, *rows,
-    )  # fmt: skip
-    kernels.dense_epochs(
-        X.toarray(), order, dense_weights, dense_intercept, table, gradient_sum,
-        intercept_sum, *rows, 1.0 - step * l2, step, step,
-    )  # fmt: skip
-    np.testing.assert_allclose(dense_weights, expected[0], rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(dense_intercept, expected[1], rtol=1e-10, atol=1e-13)
+    log_decay = np.log1p(-step * l2)
+    powers = geometric_sums = np.empty(0)
+    if not factors:
+        skipped = np.arange(order.size + 1)
+        powers = np.exp(skipped * log_decay[0])
+        geometric_sums = -np.expm1(skipped * log_decay[0]) / (step * l2[0])
+    for sparse in (True, False):
+        weights, intercept = weights0.copy(), intercept0.copy()
+        table = np.empty((n_samples, n_classes))
+        gradient_sum = np.empty((n_features, n_classes))
+        intercept_sum = np.empty(n_classes)
+        if sparse:
+            kernels.sparse_tables(
+                X.data, X.indices, X.indptr, weights, intercept, table,
+                gradient_sum, intercept_sum, *rows,
+            )  # fmt: skip
+            kernels.sparse_epochs(
+                X.data, X.indices, X.indptr, order, weights, intercept, table,
+                gradient_sum, intercept_sum, np.zeros(n_features, np.int64), 0,
+                *rows, log_decay, 1.0 / (step * l2), powers, geometric_sums,
+                1.0 - step * l2, step, step,
+            )  # fmt: skip
+        else:
+            dense = X.toarray()
+            kernels.dense_tables(
+                dense, weights, intercept, table, gradient_sum, intercept_sum, *rows
+            )
+            kernels.dense_epochs(
+                dense, order, weights, intercept, table, gradient_sum,
+                intercept_sum, *rows, 1.0 - step * l2, step, step,
+            )  # fmt: skip
+        # Equal up to rounding: the closed form sums the skipped steps'
+        # geometric series in another order.
+        np.testing.assert_allclose(weights, expected[0], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(intercept, expected[1], rtol=1e-9, atol=1e-12)
 
 
 def _problem(kind):
@@ -204,11 +231,11 @@ def test_kernels_read_x_in_place_and_inputs_stay(monkeypatch):
     monkeypatch.setattr(kernels, "sparse_epochs", spy)
     SoftmaxRegression(solver="saga", random_state=0).fit(X, y, sample_weight=weight)
     assert seen and all(seen)
-    for given, copy in zip((X, y, weight), copies, strict=True):
-        if sp.issparse(given):
-            assert (given != copy).nnz == 0
+    for original, copy in zip((X, y, weight), copies, strict=True):
+        if sp.issparse(original):
+            assert (original != copy).nnz == 0
         else:
-            np.testing.assert_array_equal(given, copy)
+            np.testing.assert_array_equal(original, copy)
 
 
 def test_epochs_count_as_iterations_and_max_iter_warns():
