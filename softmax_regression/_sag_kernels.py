@@ -42,30 +42,23 @@ _JIT = {"cache": True, "nogil": True}
 
 
 @numba.njit(**_JIT)
-def _catch_up(
-    weights, gradient_sum, j, skipped, log_decay, geometric_unit, scale, powers,
-    geometric_sums,
-):  # fmt: skip
-    """Apply ``skipped`` lazy steps to feature ``j``'s row of ``weights``.
+def _skipped_steps(skipped, log_decay_j, geometric_unit_j):
+    """``(a^k, (1 - a^k) / (1 - a))`` for ``k = skipped`` steps of feature ``j``.
 
-    With one L2 strength for every feature, ``powers[k] = a^k`` and
-    ``geometric_sums[k] = (1 - a^k) / (1 - a)`` are looked up (a call
-    catches every feature up at its end, so ``k`` is at most its number of
-    steps); with penalty factors they are computed per feature.
+    Computed where features have their own L2 strengths (penalty factors);
+    with one strength the callers look them up in tables (``powers[k]``,
+    ``geometric_sums[k]``: a call catches every feature up at its end, so
+    ``k`` is at most its number of steps). Scalars in and out, and no views
+    of rows in the loops: passing arrays or taking views costs reference
+    counting, which took 40% of an epoch on text-like data (0.14-0.19 s
+    against 0.084-0.088 s).
     """
-    if powers.shape[0] > skipped:
-        decay = powers[skipped]
-        geometric = geometric_sums[skipped]
-    elif log_decay[j] == 0.0:
-        decay = 1.0
-        geometric = skipped * 1.0
-    else:
-        decay = np.exp(skipped * log_decay[j])
-        geometric = -np.expm1(skipped * log_decay[j]) * geometric_unit[j]
-    weight_row, sum_row = weights[j], gradient_sum[j]
-    factor = scale * geometric
-    for k in range(weight_row.shape[0]):
-        weight_row[k] = decay * weight_row[k] - factor * sum_row[k]
+    if log_decay_j == 0.0:
+        return 1.0, skipped * 1.0
+    return (
+        np.exp(skipped * log_decay_j),
+        -np.expm1(skipped * log_decay_j) * geometric_unit_j,
+    )
 
 
 @numba.njit(**_JIT)
@@ -127,15 +120,21 @@ def sparse_epochs(
             j = indices[p]
             skipped = step - last_step[j]
             if skipped > 0:
-                _catch_up(
-                    weights, gradient_sum, j, skipped, log_decay, geometric_unit,
-                    scale, powers, geometric_sums,
-                )  # fmt: skip
+                if powers.shape[0] > skipped:
+                    power, geometric = powers[skipped], geometric_sums[skipped]
+                else:
+                    power, geometric = _skipped_steps(
+                        skipped, log_decay[j], geometric_unit[j]
+                    )
+                geometric *= scale
+                for k in range(n_classes):
+                    weights[j, k] = (
+                        power * weights[j, k] - geometric * gradient_sum[j, k]
+                    )
                 last_step[j] = step
             value = data[p]
-            weight_row = weights[j]
             for k in range(n_classes):
-                scores[k] += value * weight_row[k]
+                scores[k] += value * weights[j, k]
         _row_gradient(
             scores, i, targets, soft_targets, soft, smoothing, offset, has_offset,
             relative_weight, row_gradient,
@@ -146,13 +145,13 @@ def sparse_epochs(
         for p in range(start, end):
             j = indices[p]
             value = data[p]
-            weight_row, sum_row, decay_j = weights[j], gradient_sum[j], decay[j]
+            decay_j = decay[j]
             for k in range(n_classes):
                 update = change[k] * value
-                weight_row[k] = decay_j * weight_row[k] - (
-                    scale * sum_row[k] + step_size * update
+                weights[j, k] = decay_j * weights[j, k] - (
+                    scale * gradient_sum[j, k] + step_size * update
                 )
-                sum_row[k] += update
+                gradient_sum[j, k] += update
             last_step[j] = step + 1
         if intercept_step > 0.0:
             for k in range(n_classes):
@@ -164,10 +163,15 @@ def sparse_epochs(
     for j in range(n_features):
         skipped = step - last_step[j]
         if skipped > 0:
-            _catch_up(
-                weights, gradient_sum, j, skipped, log_decay, geometric_unit,
-                scale, powers, geometric_sums,
-            )  # fmt: skip
+            if powers.shape[0] > skipped:
+                power, geometric = powers[skipped], geometric_sums[skipped]
+            else:
+                power, geometric = _skipped_steps(
+                    skipped, log_decay[j], geometric_unit[j]
+                )
+            geometric *= scale
+            for k in range(n_classes):
+                weights[j, k] = power * weights[j, k] - geometric * gradient_sum[j, k]
             last_step[j] = step
     return step
 
