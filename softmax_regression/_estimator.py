@@ -92,7 +92,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     solver : str, default="auto"
         One of ``"auto"``, ``"lbfgs"``, ``"newton-cg"``, ``"trust-ncg"``,
         ``"trust-krylov"``, ``"saga"``. ``"auto"`` is ``"saga"`` on sparse
-        CSR float64 data with at least 20,000,000 stored entries times
+        CSR float64 data with at least 10,000,000 stored entries times
         classes, an L2 penalty on every coefficient and a per-sample table
         (``n_samples * n_classes * 8`` bytes) of at most 1 GiB (text: on
         real TF-IDF it reached a relative gap of 1e-6 several times sooner

@@ -51,8 +51,11 @@ _SCALING_MIN_ENTRIES = 1_000_000
 # products (see forms_hessian).
 _DENSE_HESSIAN_MAX_WORK = 1_000_000
 # "auto" takes solver="saga" on sparse data with at least this many stored
-# entries times classes (see resolve_solver).
-_SAGA_MIN_WORK = 20_000_000
+# entries times classes (see resolve_solver). On text-like data (Zipf
+# columns, 50 draws a row) saga took 0.44x newton-cg's time at 1.1e7 (15,000
+# x 10,000 x 20, C=1 and C=10), and 0.8x / 1.27x at 3.5e6 (10,000 x 5,000 x
+# 10): below, the import of numba and the checks weigh as much as the gain.
+_SAGA_MIN_WORK = 10_000_000
 
 
 class FitData(Protocol):
@@ -149,9 +152,11 @@ def resolve_solver(
     ``_SAGA_MIN_WORK`` stored entries times classes, an L2 penalty on every
     coefficient (``penalised``: finite ``C``, no zero penalty factor) and
     float64 arithmetic, where the duality gap can end its stochastic phase,
-    and a per-sample table of at most ``MAX_TABLE_BYTES``: on real TF-IDF it
-    reached a relative gap of 1e-6 5-7x sooner than newton-cg
-    (benchmarks/README.md). lbfgs for L1 and elastic net and for bounds on
+    and a per-sample table of at most ``MAX_TABLE_BYTES``: on the docstrings
+    corpus it reached a relative gap of 1e-6 3-6x sooner than newton-cg, on
+    text-like data 1.5-2.3x (benchmarks/README.md, "Issue 28"). Dense data
+    keeps the scipy solvers: on 1,000,000 x 100 x 10 saga took 36.6 s
+    against lbfgs's 9.8 s. lbfgs for L1 and elastic net and for bounds on
     the coefficients (they need the bound-constrained L-BFGS-B), and for
     data solved in rescaled coefficients (:func:`changes_variables`), where
     it reached a relative gap of 1e-6 before newton-cg on every large dense
