@@ -137,10 +137,13 @@ def test_quick_array_api_benchmark(tmp_path, capsys):
 def test_quick_text_benchmark(tmp_path, capsys):
     pytest.importorskip("numba")
     output = tmp_path / "text.json"
-    rows = load_script("bench_text").main(["--quick", "--dense", "--json", str(output)])
+    rows = load_script("bench_text").main(
+        ["--quick", "--dense", "--switch", "--json", str(output)]
+    )
     printed = capsys.readouterr().out
     assert "auto/sag" in printed and "import numba" in printed
     assert json.loads(output.read_text())["rows"] == json.loads(json.dumps(rows))
-    for row in rows[:-1]:
-        assert row["auto_gap"] <= 1e-6 and row["sag_epochs"] > 0
-    assert rows[-1]["saga_gap"] <= 1e-6
+    text, dense, switch = rows[0], rows[1], rows[2:]
+    assert text["auto_gap"] <= 1e-6 and text["sag_epochs"] > 0
+    assert dense["saga_gap"] <= 1e-6
+    assert all(row["saga_s"] > 0 and row["newton_s"] > 0 for row in switch)
