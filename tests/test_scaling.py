@@ -140,9 +140,14 @@ def test_diagonal_scaling_is_the_hessian_diagonal_at_the_start(fit_intercept):
 
 
 def test_resolve_solver_rule():
-    small = np.ones((10, 3))
-    large = np.lib.stride_tricks.as_strided(np.ones(1), (1_000, 1_000), (0, 0))
-    text = sp.csr_matrix((10**6, 10))
+    from softmax_regression._backends.memory import InMemoryData
+
+    def data(X):
+        return InMemoryData(X, np.arange(X.shape[0]) % 2, 2, None)
+
+    small = data(np.ones((10, 3)))
+    large = data(np.lib.stride_tricks.as_strided(np.ones(1), (1_000, 1_000), (0, 0)))
+    text = data(sp.csr_matrix((10**6, 10)))  # no stored entry: no work for saga
     assert resolve_solver("auto", small, 0.0) == "newton-cg"
     assert resolve_solver("auto", text, 0.0) == "newton-cg"
     assert resolve_solver("auto", large, 0.0) == "lbfgs"  # 1e6 dense entries
