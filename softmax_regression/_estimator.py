@@ -217,7 +217,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         line-search steps; Hessian-vector products, that is inner CG or
         Lanczos steps) and the largest change of a coefficient. With
         ``solver="saga"``, 1 also prints a line for the epochs and 2 a line
-        per check of the stopping test during them.
+        per epoch (the objective, the largest gradient entry and the
+        certified gap on the epochs after which the stop is checked).
     random_state : int, RandomState instance or None, default=None
         The order in which ``solver="saga"`` samples rows (no other solver
         is random). An int gives the same model bit for bit on every fit;

@@ -132,7 +132,9 @@ def stochastic_phase(
     random_state : None, int or RandomState
         The sampling order's seed (see :func:`_seed`).
     verbose : int, default=0
-        2: a line per check.
+        1: a line when the phase ends; 2: also a line per epoch (with the
+        objective, the largest gradient entry and the gap where it is
+        checked).
     callback : callable, optional
         ``coef -> bool`` after each epoch; True stops.
 
@@ -241,6 +243,12 @@ def stochastic_phase(
             result.stopped = True
             return result
         if epoch < next_check and epoch < max_epochs:
+            if verbose >= 2:  # an epoch between checks: its time alone
+                print(
+                    f"[saga] {epoch:>5d} {'':>22} {'':>10} {'':>9} "
+                    f"{time.perf_counter() - start_time:>9.3f}",
+                    file=sys.stdout,
+                )
             continue
         objective, gradient = loss.loss_gradient(coef)
         result.objective = float(objective)

@@ -1,5 +1,6 @@
 """solver="saga": the compiled SAGA phase (_sag_kernels) and its driver (_sag)."""
 
+import re
 import subprocess
 import sys
 
@@ -247,11 +248,17 @@ def test_epochs_count_as_iterations_and_max_iter_warns():
     assert model.n_iter_[0] == 2
 
 
-def test_callbacks_and_verbose_see_the_epochs(capsys):
+def test_verbose_prints_a_line_per_epoch(capsys):
     X, y = _sparse_problem()
-    SoftmaxRegression(solver="saga", verbose=2, random_state=0).fit(X, y)
+    model = SoftmaxRegression(solver="saga", verbose=2, random_state=0).fit(X, y)
     out = capsys.readouterr().out
     assert "[saga] epoch" in out
+    epochs = [
+        line
+        for line in out.splitlines()
+        if re.match(r"\[saga\] +\d+ ", line) and "epochs (step" not in line
+    ]
+    assert len(epochs) == model.n_iter_[0]
     assert "duality gap certifies" in out
 
 
