@@ -355,8 +355,8 @@ def _epochs_to_next_check(checks: list[tuple[int, float, float]], target) -> int
     if len(checks) < 2 or not np.isfinite(target):
         return 1
     (first, _, before), (last, _, now) = checks[-2], checks[-1]
-    if not (0 < now < before):
+    if not (0 < now < before < np.inf):
         return 1
-    rate = math.log(now / before) / (last - first)
+    rate = (math.log(now) - math.log(before)) / (last - first)
     needed = math.log(target / now) / rate
     return int(min(max(math.floor(needed), 1), _MAX_CHECK_SPACING))

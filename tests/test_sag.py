@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from optimum import assert_same_fit, flat_coef, objective_for
 from scipy.special import softmax
+from sklearn.exceptions import ConvergenceWarning
 
 from softmax_regression import SoftmaxRegression
 from softmax_regression._backends.memory import InMemoryData
@@ -366,3 +368,34 @@ def test_the_tables_dual_point_bounds_the_gap(kind, monkeypatch):
         assert np.isfinite(relative)
         gap = relative * value / (1.0 + relative)
         assert value - f_star <= gap * (1 + 1e-9) + 1e-14, (epochs, value - f_star, gap)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"C": 1e12}, {"C": 1e-8}, {"C": np.inf}, {"max_iter": 0}, {"tol": 1e-3}],
+)
+def test_extreme_settings_fit(params):
+    """Gaps from 1e300 down to underflow, no penalty, no iteration: finite fits."""
+    X, y = _sparse_problem(n_samples=50, n_features=10, n_classes=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SoftmaxRegression(solver="saga", random_state=0, **params).fit(X, y)
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+
+
+def test_extreme_data_fit():
+    """All-zero rows, squares beyond float64, weights mostly zero."""
+    X, y = _sparse_problem(n_samples=50, n_features=10, n_classes=3)
+    huge = X.copy()
+    huge.data *= 1e200
+    weight = np.zeros(50)
+    weight[:6] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for data, fit in [
+            (sp.csr_matrix(X.shape), {}),
+            (huge, {}),
+            (X, {"sample_weight": weight}),
+        ]:
+            model = SoftmaxRegression(solver="saga", random_state=0).fit(data, y, **fit)
+            assert np.all(np.isfinite(model.coef_))
