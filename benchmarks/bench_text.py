@@ -46,13 +46,17 @@ def cases(quick: bool) -> dict:
     if quick:
         return {"text-like 2,000 x 1,000 x 5": _cases.text_like(2_000, 1_000, 20, 5)}
     X, y, _ = _cases.docstrings()
+    text = _cases.text_like(30_000, 20_000, 50, 20)
     return {
         f"docstrings {X.shape[0]:,} x {X.shape[1]:,} x {y.max() + 1}": (X, y),
-        "text-like 30,000 x 20,000 x 20": _cases.text_like(30_000, 20_000, 50, 20),
+        "text-like 30,000 x 20,000 x 20": text,
+        "text-like, float32": (text[0].astype(np.float32), text[1]),
     }
 
 
 def objective(X, y, C, coef, intercept) -> float:
+    """The objective in float64 (float32 data converted: the same values)."""
+    X = X.astype(np.float64)
     loss = in_memory_loss(X, y, int(y.max()) + 1, None, 1.0 / (C * X.shape[0]), True)
     return loss.loss(np.r_[np.asarray(coef).ravel(), intercept])
 
@@ -232,8 +236,11 @@ def main(argv=None) -> list[dict]:
         if args.only and not any(part in name for part in args.only.split(",")):
             continue
         for C in (1.0,) if args.quick else (1.0, 10.0):
+            # The reference in float64 arithmetic, also for float32 data.
             reference, _ = timed(
-                partial(SoftmaxRegression, C=C, solver="newton-cg", tol=1e-10), X, y
+                partial(SoftmaxRegression, C=C, solver="newton-cg", tol=1e-10),
+                X.astype(np.float64),
+                y,
             )
             f_star = objective(X, y, C, reference.coef_, reference.intercept_)
             fits = {}

@@ -150,13 +150,14 @@ def resolve_solver(
 
     saga (:mod:`._sag`) for sparse CSR data in memory with at least
     ``_SAGA_MIN_WORK`` stored entries times classes, an L2 penalty on every
-    coefficient (``penalised``: finite ``C``, no zero penalty factor) and
-    float64 arithmetic, where the duality gap can end its stochastic phase,
-    and a per-sample table of at most ``MAX_TABLE_BYTES``: on the docstrings
-    corpus it reached a relative gap of 1e-6 3-6x sooner than newton-cg, on
-    text-like data 1.5-2.3x (benchmarks/README.md, "Issue 28"). Dense data
-    keeps the scipy solvers: on 1,000,000 x 100 x 10 saga took 36.6 s
-    against lbfgs's 9.8 s. lbfgs for L1 and elastic net and for bounds on
+    coefficient (``penalised``: finite ``C``, no zero penalty factor), where
+    the duality gap (in float64, also for float32 data) can end its
+    stochastic phase, and a per-sample table of at most
+    ``MAX_TABLE_BYTES``: on the docstrings corpus it reached a relative gap
+    of 1e-6 3-6x sooner than newton-cg, on text-like data 1.5-2.3x
+    (benchmarks/README.md, "Issue 28"). Dense data keeps the scipy solvers:
+    on 1,000,000 x 100 x 10 saga took 36.6 s against lbfgs's 9.8 s. lbfgs
+    for L1 and elastic net and for bounds on
     the coefficients (they need the bound-constrained L-BFGS-B), and for
     data solved in rescaled coefficients (:func:`changes_variables`), where
     it reached a relative gap of 1e-6 before newton-cg on every large dense
@@ -174,7 +175,6 @@ def resolve_solver(
     if (
         penalised
         and data.sparse
-        and np.dtype(data.dtype) == np.float64
         and takes_phase(data)
         and table_bytes(data) <= MAX_TABLE_BYTES
         and data.entries() * data.n_classes >= _SAGA_MIN_WORK
@@ -321,9 +321,7 @@ def fit_coef(
         # and chasing it cost 56 failed line-search evaluations. There the
         # estimate decides, as before.
         duality, uncertified = None, ""
-        if tol is None and eps > float(np.finfo(np.float64).eps):
-            uncertified = f"{np.dtype(data.dtype).name} arithmetic"
-        elif tol is None:
+        if tol is None:
             duality = DualityGap(
                 loss,
                 priors,
@@ -333,10 +331,15 @@ def fit_coef(
             )
             if not duality.available:
                 duality, uncertified = None, "coefficients without a penalty"
+        # solver="saga"'s epochs compute the gap in float64 whatever X's dtype
+        # (_sag): the float32 objective is left to the estimate alone there.
+        phase_duality = duality
+        if duality is not None and eps > float(np.finfo(np.float64).eps):
+            duality, uncertified = None, f"{np.dtype(data.dtype).name} arithmetic"
         phase = None
         if solver == "saga":
             phase, coef0 = _stochastic_phase(
-                data, loss, coef0, duality, tol, max_iter, verbose, callback,
+                data, loss, coef0, phase_duality, tol, max_iter, verbose, callback,
                 random_state,
             )  # fmt: skip
             if phase.converged or phase.stopped or phase.n_epochs >= max_iter:

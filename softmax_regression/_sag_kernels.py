@@ -334,3 +334,87 @@ def table_entropy(
                 value += mixed * offset[i, k]
         total += weight * value
     return total / n_samples
+
+
+@numba.njit(**_JIT)
+def _row_loss(
+    scores, i, targets, soft_targets, soft, smoothing, offset, has_offset,
+    relative_weight,
+):  # fmt: skip
+    """``u_i (lse(z_i) - t_i^T z_i)`` in float64 from the raw scores."""
+    n_classes = scores.shape[0]
+    if has_offset:
+        for k in range(n_classes):
+            scores[k] += offset[i, k]
+    largest = scores[0]
+    for k in range(1, n_classes):
+        largest = max(largest, scores[k])
+    total = 0.0
+    mean = 0.0
+    for k in range(n_classes):
+        total += np.exp(scores[k] - largest)
+        mean += scores[k]
+    value = largest + np.log(total) - smoothing / n_classes * mean
+    if soft:
+        for k in range(n_classes):
+            value -= (1.0 - smoothing) * soft_targets[i, k] * scores[k]
+    else:
+        value -= (1.0 - smoothing) * scores[targets[i]]
+    return relative_weight[i] * value
+
+
+@numba.njit(**_JIT)
+def sparse_objective(
+    data, indices, indptr, weights, intercept, targets, soft_targets, soft,
+    smoothing, offset, has_offset, relative_weight,
+):  # fmt: skip
+    """Return the data term at ``(weights, intercept)``, in float64 whatever X is.
+
+    The mean loss ``sum_i u_i CE_i / n`` (the objective without the penalty),
+    for the duality gap of float32 data as of float64 data.
+    """
+    n_samples = relative_weight.shape[0]
+    n_classes = intercept.shape[0]
+    scores = np.empty(n_classes)
+    total = 0.0
+    for i in range(n_samples):
+        if relative_weight[i] == 0.0:
+            continue
+        for k in range(n_classes):
+            scores[k] = intercept[k]
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            value = float(data[p])
+            for k in range(n_classes):
+                scores[k] += value * weights[j, k]
+        total += _row_loss(
+            scores, i, targets, soft_targets, soft, smoothing, offset, has_offset,
+            relative_weight,
+        )  # fmt: skip
+    return total / n_samples
+
+
+@numba.njit(**_JIT)
+def dense_objective(
+    X, weights, intercept, targets, soft_targets, soft, smoothing, offset,
+    has_offset, relative_weight,
+):  # fmt: skip
+    """:func:`sparse_objective` for dense ``X``."""
+    n_samples, n_features = X.shape
+    n_classes = intercept.shape[0]
+    scores = np.empty(n_classes)
+    total = 0.0
+    for i in range(n_samples):
+        if relative_weight[i] == 0.0:
+            continue
+        for k in range(n_classes):
+            scores[k] = intercept[k]
+        for j in range(n_features):
+            value = float(X[i, j])
+            for k in range(n_classes):
+                scores[k] += value * weights[j, k]
+        total += _row_loss(
+            scores, i, targets, soft_targets, soft, smoothing, offset, has_offset,
+            relative_weight,
+        )  # fmt: skip
+    return total / n_samples
