@@ -92,7 +92,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     solver : str, default="auto"
         One of ``"auto"``, ``"lbfgs"``, ``"newton-cg"``, ``"trust-ncg"``,
         ``"trust-krylov"``, ``"saga"``. ``"auto"`` is ``"saga"`` on sparse
-        CSR float64 data with at least 10,000,000 stored entries times
+        CSR data with at least 10,000,000 stored entries times
         classes, an L2 penalty on every coefficient and a per-sample table
         (``n_samples * n_classes * 8`` bytes) of at most 1 GiB (text: on
         real TF-IDF it reached a relative gap of 1e-6 several times sooner
@@ -106,10 +106,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         ``"saga"``: epochs of SAGA (Defazio, Bach and Lacoste-Julien, 2014)
         compiled with numba, with exact lazy updates on sparse rows, from
         the usual start; after the epochs the fit's own stopping test is
-        asked (with ``tol="auto"``, the duality gap must certify the
-        promised gap), and where it does not hold (the epoch limit of 200,
-        an objective that stops decreasing, float32 data or a coefficient
-        without an L2 penalty, which have no certificate) the scipy solver
+        asked (with ``tol="auto"``, the duality gap to the probabilities
+        SAGA's table holds must certify the promised gap, computed in
+        float64 also for float32 data), and where it does not hold (the
+        epoch limit of 200, an objective that stops decreasing, a
+        coefficient without an L2 penalty, which has no certificate) the
+        scipy solver
         ``"auto"`` would otherwise pick finishes from there under the same
         test. Each epoch counts as an iteration in ``n_iter_``, ``max_iter``
         and the callbacks; ``random_state`` seeds the sampling order. numba

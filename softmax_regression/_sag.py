@@ -5,9 +5,11 @@ per-sample method on real TF-IDF (rare features, a tiny L2 strength ``1 / (C
 n)``). :func:`stochastic_phase` runs epochs of SAGA with lazy updates
 (:mod:`._sag_kernels`, numba, imported here only) from the fit's start, and
 after each epoch that is due asks the fit's own stopping test at the iterate:
-with ``tol="auto"`` the duality gap (:class:`~._duality.DualityGap`) must
-certify the promised relative gap, with a float ``tol`` the largest absolute
-gradient entry must be at most ``tol``. Where the test holds the fit ends
+with ``tol="auto"`` the duality gap to the probabilities the table holds
+(:meth:`~._duality.DualityGap.gap_for_dual_point`, the objective summed in
+float64 by a compiled pass, also for float32 data) must certify the promised
+relative gap, with a float ``tol`` the largest absolute gradient entry must be
+at most ``tol``. Where the test holds the fit ends
 there; where it does not (the epoch limit, an objective that no longer
 decreases, no certificate) the scipy driver takes over from the last epoch,
 under the same test.
@@ -33,9 +35,9 @@ _MAX_CHECK_SPACING = 10
 #: The phase hands over to scipy after this many checks in a row whose
 #: objective did not decrease (the noise floor of the steps).
 _STALLED_CHECKS = 2
-#: Without a certificate (float32 arithmetic, a coefficient without an L2
-#: penalty), the phase hands over once an epoch decreases the objective by
-#: less than this, relatively.
+#: Without a certificate (a coefficient without an L2 penalty), the phase
+#: hands over once an epoch decreases the objective by less than this,
+#: relatively.
 _UNCERTIFIED_DECREASE = 1e-6
 #: The softmax cross-entropy's Hessian in the scores, ``diag(p) - p p^T``,
 #: has eigenvalues at most 1/2: the per-row Lipschitz constant of the
