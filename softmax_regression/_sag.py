@@ -195,7 +195,9 @@ def stochastic_phase(
     # corpus: 1 / L is the longest step that converged.)
     row_curvature = largest + (heaviest if fit_intercept else 0.0)
     curvature = _SOFTMAX_CURVATURE * row_curvature + float(l2.max(initial=0.0))
-    if not 0 < curvature < np.inf:  # a constant objective, or squares beyond float64
+    if not 0 < row_curvature < np.inf:
+        # A data term constant in W (no row has an entry, no intercepts), or
+        # squares beyond float64: nothing for the epochs to do or no step.
         return PhaseResult(coef=coef0, n_epochs=0, converged=False, stopped=False)
     step_size = 1.0 / curvature
     intercept_step = step_size if fit_intercept else 0.0

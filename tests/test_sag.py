@@ -386,12 +386,15 @@ def test_extreme_data_fit():
     weight[:6] = 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for data, fit in [
-            (sp.csr_matrix(X.shape), {}),
-            (huge, {}),
-            (X, {"sample_weight": weight}),
+        for data, fit, intercept in [
+            (sp.csr_matrix(X.shape), {}, True),
+            (sp.csr_matrix(X.shape), {}, False),
+            (huge, {}, True),
+            (X, {"sample_weight": weight}, True),
         ]:
-            model = SoftmaxRegression(solver="saga", random_state=0).fit(data, y, **fit)
+            model = SoftmaxRegression(
+                solver="saga", fit_intercept=intercept, random_state=0
+            ).fit(data, y, **fit)
             assert np.all(np.isfinite(model.coef_))
 
 
