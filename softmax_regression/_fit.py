@@ -345,7 +345,7 @@ def fit_coef(
             if phase.converged or phase.stopped or phase.n_epochs >= max_iter:
                 return coef0, _phase_result(phase)
             max_iter -= phase.n_epochs
-            solver = resolve_solver("auto", data, l1_ratio, bounded)
+            solver = "lbfgs" if changes_variables(data.X, l1_ratio) else "newton-cg"
         if l1_ratio > 0:
             split = SplitL1Loss(loss, l1_ratio * penalty, bounds)
             metric = None

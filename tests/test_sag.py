@@ -412,3 +412,16 @@ def test_float32_data_is_certified_in_float64(capsys):
     f_star = loss.loss(flat_coef(optimum))
     # coef_ rounded to float32 moves the objective by ~1e-8 relative.
     assert loss.loss(flat_coef(model)) - f_star <= 1e-6 * f_star
+
+
+def test_the_hand_over_is_to_a_scipy_solver_when_auto_means_saga(monkeypatch):
+    """Where "auto" is saga and the epochs end uncertified, scipy finishes."""
+    import softmax_regression._fit as fit_module
+
+    monkeypatch.setattr(fit_module, "_SAGA_MIN_WORK", 0)
+    X, y = _sparse_problem()
+    assert resolve_solver("auto", InMemoryData(X, y, 4, None), 0.0) == "saga"
+    factor = np.r_[0.0, np.ones(X.shape[1] - 1)]  # no certificate: hands over
+    model = SoftmaxRegression(solver="saga", penalty_factor=factor, random_state=0)
+    reference = SoftmaxRegression(solver="newton-cg", penalty_factor=factor)
+    assert_same_fit(model.fit(X, y), reference.fit(X, y), X, y, relative_gap=1e-6)
