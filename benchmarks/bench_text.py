@@ -58,7 +58,10 @@ def objective(X, y, C, coef, intercept) -> float:
     """The objective in float64 (float32 data converted: the same values)."""
     X = X.astype(np.float64)
     loss = in_memory_loss(X, y, int(y.max()) + 1, None, 1.0 / (C * X.shape[0]), True)
-    return loss.loss(np.r_[np.asarray(coef).ravel(), intercept])
+    # float64 coefficients too (a float32 model's, summed in float32, were
+    # 2e-6 off).
+    flat = np.r_[np.asarray(coef, np.float64).ravel(), np.asarray(intercept, float)]
+    return loss.loss(flat)
 
 
 def timed(make, X, y):
