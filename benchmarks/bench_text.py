@@ -9,7 +9,7 @@ bisecting ``max_iter``) that reach the gap. Also prints the compiled
 kernels' first-call cost in this environment (``import numba``, compile or
 cache load) and writes JSON.
 
-    python benchmarks/bench_text.py                  # docstrings and text-like
+    python benchmarks/bench_text.py                  # docstrings, Debian, text-like
     python benchmarks/bench_text.py --quick          # a smoke test (seconds)
     python benchmarks/bench_text.py --only text-like --json out.json
     python benchmarks/bench_text.py --only none --dense --switch   # the rest
@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
@@ -47,8 +48,16 @@ def cases(quick: bool) -> dict:
         return {"text-like 2,000 x 1,000 x 5": _cases.text_like(2_000, 1_000, 20, 5)}
     X, y, _ = _cases.docstrings()
     text = _cases.text_like(30_000, 20_000, 50, 20)
+    found = {f"docstrings {X.shape[0]:,} x {X.shape[1]:,} x {y.max() + 1}": (X, y)}
+    debian = _cases.debian_packages()
+    if debian is not None:  # a machine with apt lists
+        X, y, _ = debian
+        found[f"debian packages {X.shape[0]:,} x {X.shape[1]:,} x {y.max() + 1}"] = (
+            X,
+            y,
+        )
     return {
-        f"docstrings {X.shape[0]:,} x {X.shape[1]:,} x {y.max() + 1}": (X, y),
+        **found,
         "text-like 30,000 x 20,000 x 20": text,
         "text-like, float32": (text[0].astype(np.float32), text[1]),
     }
@@ -140,6 +149,24 @@ def first_call_cost(quick: bool) -> dict:
     }
 
 
+def warm_kernels() -> None:
+    """Compile (or load) every kernel this process's fits use, untimed.
+
+    The first fit of each dtype and index type compiles its kernels (or loads
+    them from numba's cache); ``first_call_cost`` reports that separately, so
+    no timed fit below pays it.
+    """
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 3
+    for dtype in (np.float64, np.float32):
+        dense = rng.standard_normal((60, 4)).astype(dtype)
+        sparse = sp.random(60, 20, density=0.2, format="csr", random_state=0)
+        for X in (dense, sparse.astype(dtype)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                SoftmaxRegression(solver="saga", max_iter=2).fit(X, labels)
+
+
 def dense_row(quick: bool) -> dict:
     """Tall dense data (1,000,000 x 100 x 10): our default against saga."""
     n_samples = 5_000 if quick else 1_000_000
@@ -229,6 +256,7 @@ def main(argv=None) -> list[dict]:
         f"(an empty cache), {cost['first_fits_cached_s']:.2f} s loading from "
         "numba's cache"
     )
+    warm_kernels()
     rows = []
     header = (
         f"{'case':<38} {'C':>4} {'auto (s)':>9} {'gap':>8} {'newton (s)':>10} "

@@ -425,3 +425,22 @@ def test_the_hand_over_is_to_a_scipy_solver_when_auto_means_saga(monkeypatch):
     model = SoftmaxRegression(solver="saga", penalty_factor=factor, random_state=0)
     reference = SoftmaxRegression(solver="newton-cg", penalty_factor=factor)
     assert_same_fit(model.fit(X, y), reference.fit(X, y), X, y, relative_gap=1e-6)
+
+
+def test_checks_double_the_epochs_while_the_gap_says_nothing_of_the_rate():
+    from softmax_regression._sag import _MAX_CHECK_SPACING, _epochs_to_next_check
+
+    def checks(*gaps):  # one check per epoch, in the phase's tuple layout
+        return [(epoch, 1.0, gap, gap) for epoch, gap in enumerate(gaps, start=1)]
+
+    # A relative gap of 1 or more (the dual bound below zero): 2 -> 4 -> 8.
+    uninformative = checks(1e300, 2.0)
+    assert _epochs_to_next_check(uninformative, 1e-6, 1.0) == 2
+    assert _epochs_to_next_check(checks(*[5.0] * 8), 1e-6, 1.0) == 8
+    assert _epochs_to_next_check(checks(*[5.0] * 40), 1e-6, 1.0) == _MAX_CHECK_SPACING
+    # The first informative gap: one more epoch, to measure the rate.
+    assert _epochs_to_next_check(checks(3.0, 1e-2), 1e-6, 1.0) == 1
+    # Then the rate: 1e-2 -> 1e-3 per epoch reaches 5e-7 in 3.3 more epochs.
+    assert _epochs_to_next_check(checks(1e-2, 1e-3), 5e-7, 1.0) == 3
+    # A gradient measure (no bound on what is informative) keeps the rate.
+    assert _epochs_to_next_check(checks(40.0, 4.0), 3e-3) == 3
