@@ -153,10 +153,10 @@ def resolve_solver(
     coefficient (``penalised``: finite ``C``, no zero penalty factor), where
     the duality gap (in float64, also for float32 data) can end its
     stochastic phase, and a per-sample table of at most
-    ``MAX_TABLE_BYTES``: on the docstrings corpus it reached a relative gap
-    of 1e-6 3-6x sooner than newton-cg, on text-like data 1.5-2.3x
+    ``MAX_TABLE_BYTES``: on two real TF-IDF corpora it reached a relative gap
+    of 1e-6 3.3-9x sooner than newton-cg, on text-like data 1.7-2.2x
     (benchmarks/README.md, "Issue 28"). Dense data keeps the scipy solvers:
-    on 1,000,000 x 100 x 10 saga took 36.6 s against lbfgs's 9.8 s. lbfgs
+    on 1,000,000 x 100 x 10 saga took 33-39 s against lbfgs's 10-12 s. lbfgs
     for L1 and elastic net and for bounds on
     the coefficients (they need the bound-constrained L-BFGS-B), and for
     data solved in rescaled coefficients (:func:`changes_variables`), where
