@@ -73,6 +73,10 @@ RELATIVE_DECREASE = 1e-6
 _FLOAT64_EPS = float(np.finfo(np.float64).eps)
 
 
+# Evaluations without an accepted step after which an L-BFGS-B fit in
+# float32 arithmetic whose estimates hold ends (IterationLog.line_search_limit).
+_FLOAT32_LINE_SEARCH_LIMIT = 5
+
 # The Jacobi-preconditioned gap estimate understates the gap by up to 40x on
 # digits, 2-5x on the dense benchmarks: on its own it is only a guard.
 JACOBI_GAP = 1e-7
@@ -170,6 +174,10 @@ class _OverflowError(Exception):
     """The Newton products left float64's range: scipy cannot go on."""
 
 
+class _NoiseFloorError(Exception):
+    """A line search took many evaluations where the stop's estimates already hold."""
+
+
 class _NextScaleError(Exception):
     """scipy's newton-cg met its absolute curvature floor: rescale and go on."""
 
@@ -243,6 +251,13 @@ class IterationLog:
         The relative gap the certificate must show.
     uncertified : str, default=""
         Without ``certificate``, why there is none (for the summary line).
+    line_search_limit : int, optional
+        For ``tol=None``: evaluations without an accepted step after which
+        the fit ends at the last accepted iterate, if there the gap estimate
+        and the Jacobi gap already hold (only the window's decrease does
+        not). For float32 arithmetic, whose objective L-BFGS-B's line search
+        cannot resolve near the optimum: on 2,000,000 x 100 x 10 float32 two
+        line searches at the floor took 58 of 82 evaluations.
     """
 
     def __init__(
@@ -262,8 +277,13 @@ class IterationLog:
         certificate: Callable[[np.ndarray], tuple[float, float]] | None = None,
         certified: float = CERTIFIED_GAP,
         uncertified: str = "",
+        line_search_limit: int | None = None,
     ) -> None:
         self._loss_gradient = loss_gradient
+        self.line_search_limit = line_search_limit
+        self.at_noise_floor = False
+        self._evaluations_when_accepted = 0
+        self._accepted_evaluation: tuple[np.ndarray, float, np.ndarray] | None = None
         self.certificate = certificate
         self.certified = certified
         self.uncertified = uncertified
@@ -316,7 +336,30 @@ class IterationLog:
             tested = gradient if self.project is None else self.project(coef, gradient)
             self._gradient_squares.append(self._gradient_square(tested))
         self.last = (coef.copy(), loss, gradient)
+        if (
+            self.line_search_limit is not None
+            and not self.at_noise_floor
+            and self.n_evaluations - self._evaluations_when_accepted
+            >= self.line_search_limit
+            and self._estimates_hold()
+        ):
+            self.at_noise_floor = True
+            raise _NoiseFloorError
         return loss, gradient
+
+    def _estimates_hold(self) -> bool:
+        """Whether the stop's estimates hold at the last accepted iterate.
+
+        All of ``tol=None``'s test but the window's decrease and the
+        certificate: what a line search that finds no decrease leaves.
+        """
+        return (
+            self.tol is None
+            and self.metric is not None
+            and self.n_iter >= max(1, self.min_iter)
+            and self._gap_estimate_holds()
+            and self._jacobi_gap_is_small()
+        )
 
     def max_abs_gradient_at(self, coef: np.ndarray) -> tuple[float, float]:
         """Objective and largest absolute (projected) gradient entry at ``coef``.
@@ -326,7 +369,13 @@ class IterationLog:
         rejected trust-region step).
         """
         if self.last is None or not np.array_equal(coef, self.last[0]):
-            self(coef)
+            if self._accepted_evaluation is not None and np.array_equal(
+                coef, self._accepted_evaluation[0]
+            ):
+                # Back at the accepted iterate after a failed line search.
+                self.last = self._accepted_evaluation
+            else:
+                self(coef)
         _, loss, gradient = self.last
         if self.project is not None:
             gradient = self.project(coef, gradient)
@@ -432,8 +481,10 @@ class IterationLog:
         gradient itself pass False).
         """
         self.n_iter += 1
+        self._evaluations_when_accepted = self.n_evaluations
         previous, self.accepted = self.accepted, coef.copy()
         loss, max_abs_gradient = self.max_abs_gradient_at(coef)
+        self._accepted_evaluation = self.last
         self.accepted_losses.append(loss)
         self._gradient_squares.append(self._gradient_square(self.tested_gradient[1]))
         self._gap_estimates.append(self.gap_estimate())
@@ -546,9 +597,14 @@ class IterationLog:
             without = (
                 f"; no duality gap: {self.uncertified}" if self.uncertified else ""
             )
+            floor = (
+                "; the line search found no decrease the arithmetic resolves"
+                if self.at_noise_floor
+                else ""
+            )
             why = (
                 f"converged: estimated relative gap {result.gap_estimate:.1e} "
-                f"<= {self.gap:.0e} (tol='auto'{without})"
+                f"<= {self.gap:.0e} (tol='auto'{without}{floor})"
             )
         return (
             f"[{self.name}] {result.n_iter} iterations, "
@@ -649,26 +705,35 @@ def minimize_lbfgs(
         certificate=certificate,
         certified=CERTIFIED_GAP,
         uncertified=uncertified,
+        # float32 arithmetic: a healthy line search takes 1-2 evaluations.
+        line_search_limit=_FLOAT32_LINE_SEARCH_LIMIT if eps > _FLOAT64_EPS else None,
     )
     if max_iter == 0:  # scipy would still take one step
         return log.result(coef0, MAX_ITER, "max_iter=0: no iteration was asked for")
     # scipy tests the gradient itself (also at the start) unless the test is
     # ours to make.
     scipy_tests_gradient = tol is not None and gradient_map is None and not min_iter
-    result = optimize.minimize(
-        log,
-        coef0,
-        method="L-BFGS-B",
-        jac=True,
-        bounds=bounds,
-        callback=log.scipy_callback(test=not scipy_tests_gradient),
-        options={
-            "maxiter": max_iter,
-            "maxls": 50,
-            "gtol": tol if scipy_tests_gradient else 0.0,
-            "ftol": ftol,
-        },
-    )
+    try:
+        result = optimize.minimize(
+            log,
+            coef0,
+            method="L-BFGS-B",
+            jac=True,
+            bounds=bounds,
+            callback=log.scipy_callback(test=not scipy_tests_gradient),
+            options={
+                "maxiter": max_iter,
+                "maxls": 50,
+                "gtol": tol if scipy_tests_gradient else 0.0,
+                "ftol": ftol,
+            },
+        )
+    except _NoiseFloorError:
+        return log.result(
+            log.accepted,
+            STALLED,
+            "the line search found no decrease the arithmetic resolves",
+        )
     # status 1: iteration (or evaluation) limit; 0 and 2: no further decrease
     # (ftol, or a line search that found none); 99: a callback stopped it.
     status = MAX_ITER if result.status == 1 else STALLED
