@@ -147,3 +147,19 @@ def test_quick_text_benchmark(tmp_path, capsys):
     assert text["auto_gap"] <= 1e-6 and text["sag_epochs"] > 0
     assert dense["saga_gap"] <= 1e-6
     assert all(row["saga_s"] > 0 and row["newton_s"] > 0 for row in switch)
+
+
+def test_quick_scale_benchmark(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    output = tmp_path / "scale.json"
+    results = load_script("bench_scale").main(["--quick", "--json", str(output)])
+    printed = capsys.readouterr().out
+    assert "generated on the workers" in printed and "unmanaged MiB" in printed
+    assert json.loads(output.read_text()) == json.loads(json.dumps(results))
+    for run in (results["cluster"], results["memory"]):
+        assert run["evaluation_s"] > 0
+        for fit in run["fits"].values():
+            assert fit["evaluations"] >= fit["iterations"] > 0
+    assert len(results["cluster"]["workers"]) == results["workers"] == 2
+    # The same chunks, summed on the workers or here: the same model.
+    assert results["relative_coefficient_difference_tol_1e-8"] < 1e-5
