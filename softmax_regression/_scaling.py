@@ -64,7 +64,23 @@ def _accumulate_column_squares(X_t, sample_weight, total: np.ndarray) -> None:
 
 
 def _accumulate_squares(X, sample_weight, total: np.ndarray) -> None:
-    """Add the weighted column sums of squares of dense or CSR ``X``."""
+    """Add the weighted column sums of squares of dense or CSR ``X``.
+
+    Dense ``X`` in one ``einsum``, which casts to float64 through its own
+    small buffers: blocks converted to float64 temporaries (256 KiB each)
+    cost 10x as much in Dask's worker processes, whose nanny sets
+    ``MALLOC_TRIM_THRESHOLD_``, so that every such temporary is mapped and
+    unmapped anew (a 167,772 x 100 float32 chunk: 0.19-0.22 s against 0.014
+    s; 2.6 s of a 4,000,000-row cluster fit's set-up).
+    """
+    if not sp.issparse(X):
+        X = np.asarray(X)
+        if sample_weight is None:
+            total += np.einsum("ij,ij->j", X, X, dtype=np.float64)
+        else:
+            weight = np.asarray(sample_weight, dtype=np.float64)
+            total += np.einsum("ij,ij,i->j", X, X, weight, dtype=np.float64)
+        return
     rows = _block_rows(X)
     for start in range(0, X.shape[0], rows):
         block = X[start : start + rows]
