@@ -5,6 +5,7 @@ import re
 import time
 import warnings
 
+import dask
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -320,11 +321,75 @@ def test_bad_class_weight_gets_the_in_memory_error(
         SoftmaxRegression(class_weight=class_weight).fit(chunked(X), chunked(y))
 
 
-def test_unknown_chunk_lengths_get_a_clear_error(client, problem):
+def test_unknown_chunk_lengths_are_read_in_the_fit_s_one_pass(
+    client, problem, tmp_path
+):
     X, y, _ = problem
-    X_unknown = chunked(X)[chunked(y) >= 0]
-    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+    keep = y != 3
+    log = tmp_path / "computed"
+
+    def record(block):
+        with open(log, "a") as file:
+            file.write("chunk\n")
+        return block
+
+    X_lazy = chunked(X).map_blocks(record, meta=np.empty((0, 0)))
+    X_unknown = X_lazy[chunked(keep)]
+    y_unknown = chunked(y)[chunked(keep)]
+    assert np.isnan(X_unknown.chunks[0][0])
+    memory = SoftmaxRegression(tol=1e-8).fit(X[keep], y[keep])
+    model = SoftmaxRegression(tol=1e-8).fit(X_unknown, y_unknown)
+    assert_same_model(model, memory, X[keep], y[keep])
+    assert log.read_text().count("chunk") == X_lazy.numblocks[0]
+    # Rows that do not match get the shape error, not a chunking error.
+    with pytest.raises(ValueError, match="y must have shape"):
         SoftmaxRegression().fit(X_unknown, chunked(y))
+
+
+@pytest.mark.parametrize("label_dtype", ["str", "category"])
+def test_parquet_frames_with_string_labels_end_to_end(client, tmp_path, label_dtype):
+    # The way such data is held: Parquet files read by dd.read_parquet
+    # (partitions of unknown length, fused by Dask's optimiser when a few
+    # columns are read), float32 features, an encoded categorical column and
+    # a string label column; the probabilities written back lazily.
+    rng = np.random.default_rng(0)
+    n_rows = 3000
+    features = rng.normal(size=(n_rows, 4)).astype(np.float32)
+    region = rng.integers(0, 5, n_rows).astype(np.int8)
+    scores = features[:, :3] + 0.3 * region[:, None] + rng.gumbel(size=(n_rows, 3))
+    labels = np.array(["low", "mid", "high"])[np.argmax(scores, axis=1)]
+    table = pd.DataFrame(features, columns=["a", "b", "c", "d"])
+    table["region"] = region
+    table["label"] = pd.Series(labels, dtype=label_dtype)
+    dd.from_pandas(table, npartitions=7).to_parquet(tmp_path / "train")
+    columns = ["a", "b", "c", "d", "region"]
+
+    frame = dd.read_parquet(tmp_path / "train")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no conversion warnings from Dask
+        model = SoftmaxRegression(tol=1e-5).fit(frame[columns], frame["label"])
+    memory = SoftmaxRegression(tol=1e-5).fit(table[columns], labels)
+    assert_array_equal(model.classes_, ["high", "low", "mid"])
+    assert_array_equal(model.feature_names_in_, columns)
+    assert model.coef_.dtype == np.float32  # float32 and int8 columns
+    # float32 arithmetic at tol=1e-5, as test_float32_chunks_stay_float32.
+    X_host = table[columns].to_numpy(np.float32)
+    assert_same_model(model, memory, X_host, labels, needed=1.0)
+    assert model.score(frame[columns], frame["label"]) == pytest.approx(
+        memory.score(table[columns], labels)
+    )
+
+    proba = model.predict_proba(frame[columns])
+    assert isinstance(proba, da.Array)
+    written = dd.from_dask_array(
+        proba, columns=[f"proba_{label}" for label in model.classes_]
+    ).to_parquet(tmp_path / "proba", compute=False)
+    assert not (tmp_path / "proba").exists() or not any(
+        (tmp_path / "proba").glob("*.parquet")
+    )
+    dask.compute(written)
+    back = pd.read_parquet(tmp_path / "proba")
+    assert_allclose(back.to_numpy(), model.predict_proba(table[columns]), atol=1e-6)
 
 
 def test_cv_says_what_to_do(client, problem):

@@ -6,8 +6,9 @@ Imported only when a fit or a prediction is given a Dask collection; needs
 How a fit runs
 --------------
 1. The inputs are made Dask arrays chunked along rows only (a DataFrame
-   becomes an array with known chunk lengths; ``y`` and ``sample_weight``
-   take ``X``'s row chunks) and persisted: each chunk of ``X`` is computed on
+   becomes an array; chunk lengths Dask does not know are read from the
+   persisted chunks; ``y`` and ``sample_weight`` take ``X``'s row chunks)
+   and persisted: each chunk of ``X`` is computed on
    a worker, at most once, and stays there.
 2. On every worker holding chunks of ``X``, one :class:`ShardActor` (a Dask
    actor) is created. It receives that worker's chunks of ``y`` and of the
@@ -337,21 +338,44 @@ class ShardActor:
             self._executor = None
 
 
-def _as_row_chunked_array(value, name: str):
-    """Return a Dask DataFrame/Series/array as a Dask array of known chunks."""
+def _dask_array(value, name: str):
+    """Return a Dask DataFrame, Series or array as a Dask array (lazily)."""
     if hasattr(value, "to_dask_array"):  # DataFrame or Series
-        return value.to_dask_array(lengths=True)
+        if not isinstance(getattr(value, "dtype", None), (np.dtype, type(None))):
+            # A pandas extension dtype (strings, nullable integers): as
+            # objects, which Dask would otherwise convert with a warning.
+            value = value.astype(object)
+        return value.to_dask_array()
     if not isinstance(value, da.Array):
         raise TypeError(
             f"{name} is a {type(value).__name__}: Dask input must be a dask.array "
             "Array, DataFrame or Series."
         )
-    if any(np.isnan(size) for size in value.chunks[0]):
-        raise ValueError(
-            f"{name} has chunks of unknown length; compute them first, e.g. with "
-            f"{name}.compute_chunk_sizes() or DataFrame.to_dask_array(lengths=True)."
-        )
     return value
+
+
+def _with_known_chunks(array, client=None):
+    """Return ``array`` with the lengths of its row chunks known.
+
+    Dask does not know them for a DataFrame read from files or for a boolean
+    selection. With a ``client`` the rows are persisted first and the lengths
+    read from the chunks on the workers: the pass over the data a fit makes
+    anyway. Without, the lengths cost a pass of their own. (A DataFrame's own
+    ``to_dask_array(lengths=True)`` may count the rows of differently fused
+    partitions than its values have: Dask's optimiser merges small Parquet
+    partitions when a few columns are read.)
+    """
+    if not any(np.isnan(size) for size in array.chunks[0]):
+        return array
+    if client is not None:
+        array = client.persist(array)
+    array.compute_chunk_sizes()  # in place
+    return array
+
+
+def _as_row_chunked_array(value, name: str):
+    """Return a Dask collection as a Dask array of known row chunks."""
+    return _with_known_chunks(_dask_array(value, name), _client())
 
 
 def _check_x(X):
@@ -845,12 +869,9 @@ def _prediction_offset(offset, X, n_classes: int):
 def _prediction_input(estimator, X, lengths: bool = False):
     """Check a Dask ``X`` against the fitted estimator; as an array of rows."""
     _check_feature_names(estimator, getattr(X, "_meta", X), reset=False)
-    if hasattr(X, "to_dask_array"):
-        X = X.to_dask_array(lengths=True) if lengths else X.to_dask_array()
-    if not isinstance(X, da.Array):
-        raise TypeError(
-            f"X is a {type(X).__name__}; expected a Dask Array or DataFrame."
-        )
+    X = _dask_array(X, "X")
+    if lengths:
+        X = _with_known_chunks(X)
     if X.ndim != 2 or X.shape[1] != estimator.n_features_in_:
         raise ValueError(
             f"X has shape {X.shape}, but {type(estimator).__name__} is expecting "
