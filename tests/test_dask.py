@@ -321,9 +321,7 @@ def test_bad_class_weight_gets_the_in_memory_error(
         SoftmaxRegression(class_weight=class_weight).fit(chunked(X), chunked(y))
 
 
-def test_unknown_chunk_lengths_are_read_in_the_fit_s_one_pass(
-    client, problem, tmp_path
-):
+def test_unknown_chunk_lengths_cost_one_pass(client, problem, tmp_path):
     X, y, _ = problem
     keep = y != 3
     log = tmp_path / "computed"
@@ -340,7 +338,9 @@ def test_unknown_chunk_lengths_are_read_in_the_fit_s_one_pass(
     memory = SoftmaxRegression(tol=1e-8).fit(X[keep], y[keep])
     model = SoftmaxRegression(tol=1e-8).fit(X_unknown, y_unknown)
     assert_same_model(model, memory, X[keep], y[keep])
-    assert log.read_text().count("chunk") == X_lazy.numblocks[0]
+    # One pass for the lengths (whether X fits in memory is not known before),
+    # one to persist it.
+    assert log.read_text().count("chunk") == 2 * X_lazy.numblocks[0]
     # Rows that do not match get the shape error, not a chunking error.
     with pytest.raises(ValueError, match="y must have shape"):
         SoftmaxRegression().fit(X_unknown, chunked(y))
@@ -390,6 +390,79 @@ def test_parquet_frames_with_string_labels_end_to_end(client, tmp_path, label_dt
     dask.compute(written)
     back = pd.read_parquet(tmp_path / "proba")
     assert_allclose(back.to_numpy(), model.predict_proba(table[columns]), atol=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_streamed_x_gives_the_same_model_and_is_read_at_every_pass(
+    client, problem, tmp_path, weighted
+):
+    X, y, weights = problem
+    sample_weight = weights if weighted else None
+    log = tmp_path / "computed"
+
+    def record(block):
+        with open(log, "a") as file:
+            file.write("chunk\n")
+        return block
+
+    X_lazy = chunked(X).map_blocks(record, meta=np.empty((0, 0)))
+    memory = SoftmaxRegression(tol=1e-8).fit(X, y, sample_weight=sample_weight)
+    with dask.config.set({"softmax-regression.stream": True}):
+        model = SoftmaxRegression(tol=1e-8).fit(
+            X_lazy, chunked(y), sample_weight=sample_weight
+        )
+    assert_same_model(model, memory, X, y, sample_weight=sample_weight)
+    # Every pass reads every chunk again (set-up, then each evaluation),
+    # where a persisted X is read once (test_x_is_computed_once...).
+    reads = log.read_text().count("chunk")
+    assert reads % X_lazy.numblocks[0] == 0
+    assert reads >= (1 + model.n_iter_[0]) * X_lazy.numblocks[0]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["persisted", "streamed"])
+def test_verbose_reports_the_set_up_and_every_iteration(
+    client, problem, capsys, streamed
+):
+    # A long cluster fit is not silent: where X is, then each iteration with
+    # the seconds since the start (the driver runs on the client).
+    X, y, _ = problem
+    with dask.config.set({"softmax-regression.stream": streamed}):
+        model = SoftmaxRegression(solver="lbfgs", tol=1e-6, verbose=2).fit(
+            chunked(X), chunked(y)
+        )
+    lines = capsys.readouterr().out.strip().splitlines()
+    held = "streamed" if streamed else "persisted"
+    assert re.fullmatch(
+        rf"Dask: X 1,000 x 12 float64 in 7 chunks on 2 workers, {held}\b.*"
+        r"set-up \d+\.\d s \(labels, weights and one pass over X\)",
+        lines[0],
+    ), lines[0]
+    assert lines[1].split()[:2] == ["[lbfgs]", "iter"]
+    rows = [line.split() for line in lines[2:-1]]
+    assert [int(row[1]) for row in rows] == list(range(1, model.n_iter_[0] + 1))
+    times = [float(row[-1]) for row in rows]
+    assert times == sorted(times)
+
+
+def test_x_larger_than_half_the_workers_memory_is_streamed(client):
+    # The module's cluster: 2 workers with 1 GiB each. Nothing is computed.
+    from softmax_regression._backends.dask import _place_x
+
+    large = da.zeros((180_000, 1_000), chunks=(10_000, 1_000))  # 1.34 GiB
+    small = da.zeros((100_000, 1_000), chunks=(10_000, 1_000))  # 0.75 GiB
+    assert _place_x(large, client)[1]
+    assert not _place_x(small, client)[1]
+    with dask.config.set({"softmax-regression.stream": False}):
+        assert not _place_x(large, client)[1]
+    with dask.config.set({"softmax-regression.stream": True}):
+        assert _place_x(small[:10], client)[1]
+
+
+def test_stream_setting_is_checked(client, problem):
+    X, y, _ = problem
+    with dask.config.set({"softmax-regression.stream": "yes"}):
+        with pytest.raises(ValueError, match=r"softmax-regression\.stream"):
+            SoftmaxRegression().fit(chunked(X), chunked(y))
 
 
 def test_cv_says_what_to_do(client, problem):
@@ -446,11 +519,15 @@ def kill_one_worker_at_evaluation(number, client, monkeypatch):
     return calls
 
 
-def test_fit_survives_a_killed_worker(own_cluster, problem, monkeypatch):
+@pytest.mark.parametrize("streamed", [False, True], ids=["persisted", "streamed"])
+def test_fit_survives_a_killed_worker(own_cluster, problem, monkeypatch, streamed):
     X, y, _ = problem
     calls = kill_one_worker_at_evaluation(3, own_cluster, monkeypatch)
     memory = SoftmaxRegression(tol=1e-8, solver="lbfgs").fit(X, y)
-    with pytest.warns(RuntimeWarning, match="worker was lost"):
+    with (
+        dask.config.set({"softmax-regression.stream": streamed}),
+        pytest.warns(RuntimeWarning, match="worker was lost"),
+    ):
         recovered = SoftmaxRegression(tol=1e-8, solver="lbfgs").fit(
             chunked(X), chunked(y)
         )

@@ -29,6 +29,15 @@ How a fit runs
    The probabilities at the last coefficients stay in the actors' shards for
    the Hessian products at the same point.
 
+Streaming. An ``X`` larger than half the workers' memory limits together
+(and not persisted by the user; Dask's configuration
+``"softmax-regression.stream"`` forces either way) is not persisted: each
+actor gets the task graphs of its chunks and computes them at every pass,
+the next chunk read in a thread while the current one is evaluated, so a
+worker holds at most two chunks and the per-row state (labels, weights,
+probabilities). A pass then costs what reading the source costs (Parquet or
+Zarr files: the disk's bandwidth).
+
 On a worker, an evaluation runs its chunks one after another, each on as
 many threads as the worker has (``nthreads``), with BLAS pinned to one thread
 meanwhile. A worker lost during a fit is survived: Dask recomputes the lost
@@ -41,6 +50,7 @@ with an error that says so.
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +58,7 @@ from contextlib import contextmanager
 
 import dask
 import dask.array as da
+import dask.local
 import numpy as np
 import scipy.sparse as sp
 from distributed import default_client, futures_of, get_worker, wait
@@ -111,6 +122,11 @@ class ShardActor:
         The index of each chunk's first row in the whole data, for errors.
     offset_chunks : list of ndarray, optional
         Offsets of the same rows, (rows, n_classes), or None.
+    x_graphs : list of _ChunkGraph, optional
+        For a streamed ``X``: each chunk's task graph, computed on this worker
+        at every pass (the next chunk read while the current one is used), so
+        that no chunk stays in memory between passes. None: the chunks are in
+        the worker's store.
     """
 
     def __init__(
@@ -120,8 +136,10 @@ class ShardActor:
         weight_chunks: list | None,
         first_rows: list | None = None,
         offset_chunks: list | None = None,
+        x_graphs: list | None = None,
     ):
         self.x_keys = x_keys
+        self.x_graphs = x_graphs
         self.y_chunks = [np.asarray(y) for y in y_chunks]
         self.soft = bool(self.y_chunks) and self.y_chunks[0].ndim == 2
         if not self.soft:
@@ -132,11 +150,39 @@ class ShardActor:
         self.shards: list[CrossEntropyShard] = []
         self._executor: ThreadPoolExecutor | None = None
 
-    def _x(self, key):
+    def _x(self, index: int):
+        key = self.x_keys[index]
+        if self.x_graphs is not None:
+            return self.x_graphs[index].compute()
         try:
             return get_worker().data[key]
         except KeyError:
             raise LostChunkError(f"chunk {key!r} of X is no longer here") from None
+
+    def _each_x(self) -> Iterator:
+        """Yield this worker's chunks of ``X`` in order.
+
+        Streamed chunks are computed one ahead in a thread of their own, so
+        that reading the next overlaps the work on this one: at most two are
+        in memory.
+        """
+        count = len(self.x_keys)
+        if self.x_graphs is None or count < 2:
+            for index in range(count):
+                yield self._x(index)
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="softmax-read") as reader:
+            pending = reader.submit(self._x, 0)
+            for index in range(count):
+                chunk = pending.result()
+                if index + 1 < count:
+                    pending = reader.submit(self._x, index + 1)
+                yield chunk
+                del chunk
+
+    def _each_shard(self) -> Iterator:
+        """Yield ``(X chunk, shard)`` for this worker's chunks, in order."""
+        return zip(self._each_x(), self.shards, strict=True)
 
     def summarise(self) -> dict:
         """Labels and weight totals of this worker's rows (one pass over y)."""
@@ -244,8 +290,7 @@ class ShardActor:
         largest, relative_sum = weight_factors
         square_sums, entries, finite = None, 0, True
         with evaluation_threads(1):
-            for index, key in enumerate(self.x_keys):
-                X = self._x(key)
+            for index, X in enumerate(self._each_x()):
                 if self.soft:
                     y = self.y_chunks[index]  # class probabilities
                 else:
@@ -297,8 +342,8 @@ class ShardActor:
         """Sum of the shards' data terms and gradients at ``coef``."""
         loss, gradient = 0.0, np.zeros(coef.size)
         with evaluation_threads(1):
-            for key, shard in zip(self.x_keys, self.shards, strict=True):
-                part_loss, part_gradient = shard.loss_gradient(self._x(key), coef)
+            for X, shard in self._each_shard():
+                part_loss, part_gradient = shard.loss_gradient(X, coef)
                 loss += part_loss
                 gradient += part_gradient
         return loss, gradient
@@ -307,25 +352,21 @@ class ShardActor:
         """Sum of the shards' Hessian products at ``coef`` with ``direction``."""
         product = np.zeros(coef.size)
         with evaluation_threads(1):
-            for key, shard in zip(self.x_keys, self.shards, strict=True):
-                product += shard.hessp(self._x(key), coef, direction)
+            for X, shard in self._each_shard():
+                product += shard.hessp(X, coef, direction)
         return product
 
     def target_moments(self) -> tuple:
         """Sum of the shards' :meth:`~.CrossEntropyShard.target_moments`."""
         with evaluation_threads(1):
-            parts = [
-                shard.target_moments(self._x(key))
-                for key, shard in zip(self.x_keys, self.shards, strict=True)
-            ]
+            parts = [shard.target_moments(X) for X, shard in self._each_shard()]
         return add_target_moments(parts)
 
     def dual_entropy(self, coef: np.ndarray, tau: float, row: np.ndarray) -> float:
         """Sum of the shards' :meth:`~.CrossEntropyShard.dual_entropy`."""
         with evaluation_threads(1):
             return sum(
-                shard.dual_entropy(self._x(key), coef, tau, row)
-                for key, shard in zip(self.x_keys, self.shards, strict=True)
+                shard.dual_entropy(X, coef, tau, row) for X, shard in self._each_shard()
             )
 
     def close(self) -> None:
@@ -376,6 +417,43 @@ def _with_known_chunks(array, client=None):
 def _as_row_chunked_array(value, name: str):
     """Return a Dask collection as a Dask array of known row chunks."""
     return _with_known_chunks(_dask_array(value, name), _client())
+
+
+# Above this share of the workers' total memory limit, an X that is not
+# persisted is streamed: read from its source at every pass instead of held.
+_STREAM_SHARE = 0.5
+
+
+def _place_x(X, client) -> tuple:
+    """Return ``X`` with known row chunks, and whether the fit streams it.
+
+    Dask's configuration ``"softmax-regression.stream"`` decides: True streams,
+    False persists, ``"auto"`` (the default) streams a dense ``X`` larger than
+    half the workers' memory limits together. Persisted, ``X`` is read once and
+    held on the workers; streamed, each pass computes every chunk from its
+    graph (reads its files) on the worker that evaluates it, and only the
+    per-row state stays. An ``X`` the user persisted is never streamed.
+    """
+    setting = dask.config.get("softmax-regression.stream", "auto")
+    if setting not in ("auto", True, False):
+        raise ValueError(
+            'dask.config "softmax-regression.stream" must be "auto", True or '
+            f"False; got {setting!r}."
+        )
+    if futures_of(X) or setting is False:
+        return _with_known_chunks(X, client), False
+    if setting == "auto" and sp.issparse(X._meta):
+        # Its size in memory is unknown before it is read: held, as before.
+        return _with_known_chunks(X, client), False
+    X = _with_known_chunks(X)  # unknown lengths: a pass of their own
+    if setting is True:
+        return X, True
+    limits = [
+        worker.get("memory_limit") or 0
+        for worker in client.scheduler_info()["workers"].values()
+    ]
+    streamed = bool(limits) and all(limits) and X.nbytes > _STREAM_SHARE * sum(limits)
+    return X, streamed
 
 
 def _check_x(X):
@@ -511,7 +589,7 @@ class DaskData:
         offset=None,
     ) -> None:
         self.client = _client()
-        X = _check_x(_as_row_chunked_array(X, "X"))
+        X, streamed = _place_x(_check_x(_dask_array(X, "X")), self.client)
         columns = target_columns(y)
         self.soft = columns is not None
         if self.soft:
@@ -540,10 +618,19 @@ class DaskData:
         self._name = estimator_name
         self._class_weight = class_weight
         extra = [part for part in (weight, offset) if part is not None]
-        persisted = self.client.persist([X, y, *extra])
+        self.streamed = streamed
+        persisted = self.client.persist([y, *extra] if streamed else [X, y, *extra])
         self._persisted = persisted
         self._actors: list = []
-        self._x_keys = _keys(persisted[0])
+        if streamed:
+            # Each chunk's own graph (what it reads), computed by its actor.
+            chunks = X.to_delayed(optimize_graph=True)[:, 0]
+            self._x_graphs = [_ChunkGraph(chunk) for chunk in chunks]
+            self._x_keys = [chunk.key for chunk in chunks]
+            persisted = [None, *persisted]
+        else:
+            self._x_graphs = None
+            self._x_keys = _keys(persisted[0])
         self._first_rows = np.cumsum((0, *X.chunks[0][:-1])).tolist()
         self._y_keys = _keys(persisted[1])
         self._weight_keys = None if weight is None else _keys(persisted[2])
@@ -568,13 +655,7 @@ class DaskData:
         for future in futures.values():
             if future.status == "error":
                 future.result()  # raises the chunk's error
-        who_has = self.client.who_has([futures[key] for key in self._x_keys])
-        by_worker: dict[str, list[int]] = {}
-        for index, key in enumerate(self._x_keys):
-            holders = who_has.get(key) or who_has.get(str(key))
-            if not holders:
-                raise RuntimeError(f"no worker holds chunk {key!r} of X")
-            by_worker.setdefault(holders[0], []).append(index)
+        by_worker = self._x_chunks_by_worker(futures)
         actor_futures = []
         for worker, indices in by_worker.items():
             y_chunks = [futures[self._y_keys[i]] for i in indices]
@@ -596,6 +677,9 @@ class DaskData:
                     weight_chunks,
                     [self._first_rows[i] for i in indices],
                     offset_chunks,
+                    None
+                    if self._x_graphs is None
+                    else [self._x_graphs[i] for i in indices],
                     workers=[worker],
                     allow_other_workers=False,
                     actor=True,
@@ -604,6 +688,30 @@ class DaskData:
             )
         self._actor_futures = actor_futures
         self._actors = [future.result() for future in actor_futures]
+
+    def _x_chunks_by_worker(self, futures: dict) -> dict[str, list[int]]:
+        """Which worker's actor evaluates which chunks of ``X``.
+
+        Persisted chunks where they are; streamed ones in contiguous runs of
+        equal length over the workers there are now.
+        """
+        by_worker: dict[str, list[int]] = {}
+        if self._x_graphs is not None:
+            workers = sorted(self.client.scheduler_info()["workers"])
+            if not workers:
+                raise RuntimeError("the cluster has no workers to read X on")
+            count = len(self._x_keys)
+            for index in range(count):
+                worker = workers[index * len(workers) // count]
+                by_worker.setdefault(worker, []).append(index)
+            return by_worker
+        who_has = self.client.who_has([futures[key] for key in self._x_keys])
+        for index, key in enumerate(self._x_keys):
+            holders = who_has.get(key) or who_has.get(str(key))
+            if not holders:
+                raise RuntimeError(f"no worker holds chunk {key!r} of X")
+            by_worker.setdefault(holders[0], []).append(index)
+        return by_worker
 
     def _summarise(self) -> None:
         """Classes and weight totals, from one pass over y (and the weights)."""
@@ -716,6 +824,20 @@ class DaskData:
         self._column_square_means = square_sums / self._weight_factors[1]
         self._entries = sum(r["entries"] for r in results)
 
+    def describe(self, seconds: float) -> str:
+        """One line on how the data sits on the cluster, for ``verbose``."""
+        n_rows, n_features = self.shape
+        held = (
+            "streamed: read from its source at every pass"
+            if self.streamed
+            else "persisted on the workers"
+        )
+        return (
+            f"Dask: X {n_rows:,} x {n_features} {self.dtype} in "
+            f"{len(self._x_keys):,} chunks on {len(self._actors)} workers, {held}; "
+            f"set-up {seconds:.1f} s (labels, weights and one pass over X)"
+        )
+
     # -- what fit_coef reads ----------------------------------------------------
 
     def entries(self) -> int:
@@ -810,6 +932,21 @@ class DaskData:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class _ChunkGraph:
+    """One chunk's task graph, computed where it is needed.
+
+    An object, not the graph's dict: given a dict, ``Client.submit`` would
+    read the graph's keys as the actor's dependencies.
+    """
+
+    def __init__(self, chunk) -> None:
+        self.graph = dict(chunk.__dask_graph__())
+        self.key = chunk.key
+
+    def compute(self):
+        return dask.local.get_sync(self.graph, self.key)
 
 
 def _keys(array) -> list:
@@ -987,6 +1124,7 @@ def fit_data(estimator, X, y, sample_weight, offset=None) -> Iterator[FitInput]:
     """Persist the training data on the cluster; release it on leaving."""
     # A Dask collection's empty pandas/NumPy counterpart has its names.
     _check_feature_names(estimator, X._meta, reset=True)
+    start = time.perf_counter()
     with DaskData(
         X,
         y,
@@ -998,6 +1136,8 @@ def fit_data(estimator, X, y, sample_weight, offset=None) -> Iterator[FitInput]:
         offset,
     ) as data:
         estimator.n_features_in_ = data.shape[1]
+        if estimator.verbose >= 1:
+            print(data.describe(time.perf_counter() - start), flush=True)
         yield FitInput(data, X, y, data.classes, sample_weight)
 
 
