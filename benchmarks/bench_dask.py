@@ -49,14 +49,19 @@ def planted_labels(block, coef, block_id=None):
     return np.argmax(scores, axis=1).astype(np.int32)
 
 
+def planted_coef(n_features: int, n_classes: int = N_CLASSES) -> np.ndarray:
+    """The softmax model that plants the labels (float64)."""
+    return np.random.default_rng(1).normal(
+        scale=2.0 / np.sqrt(n_features), size=(n_classes, n_features)
+    )
+
+
 def make_data(n_rows: int, n_features: int, chunk_rows: int, n_classes: int):
     """Lazy X (float32, standard normal) and planted labels: nothing computed."""
     X = da.random.default_rng(0).standard_normal(
         (n_rows, n_features), dtype=np.float32, chunks=(chunk_rows, n_features)
     )
-    coef = np.random.default_rng(1).normal(
-        scale=2.0 / np.sqrt(n_features), size=(n_classes, n_features)
-    )
+    coef = planted_coef(n_features, n_classes)
     y = X.map_blocks(
         planted_labels,
         coef.astype(np.float32),

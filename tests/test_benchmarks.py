@@ -163,3 +163,58 @@ def test_quick_scale_benchmark(tmp_path, capsys):
     assert len(results["cluster"]["workers"]) == results["workers"] == 2
     # The same chunks, summed on the workers or here: the same model.
     assert results["relative_coefficient_difference_tol_1e-8"] < 1e-5
+
+
+def test_quick_streamed_scale_benchmark(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    pytest.importorskip("pyarrow")
+    output = tmp_path / "stream.json"
+    results = load_script("bench_scale").main(
+        ["--stream", "--quick", "--data", str(tmp_path / "data"), "--json", str(output)]
+    )
+    printed = capsys.readouterr().out
+    assert "disk alone" in printed and "one pass" in printed
+    assert json.loads(output.read_text()) == json.loads(json.dumps(results))
+    stream = results["stream"]
+    assert stream["floor"]["bytes"] > 20_000 * 20 * 4  # the features, at least
+    assert stream["pass_s"] > 0 and stream["setup_s"] > 0
+    fit = stream["fits"]["tol=1e-4"]
+    assert fit["evaluations"] >= fit["iterations"] > 0
+    assert len(stream["workers"]) == results["workers"] == 2
+
+
+def test_quick_spark_benchmark(tmp_path, capsys):
+    # Spark's rows only where pyspark is installed (a benchmark-only peer).
+    pytest.importorskip("distributed")
+    pytest.importorskip("pyarrow")
+    output = tmp_path / "spark.json"
+    results = load_script("bench_scale").main(
+        ["--spark", "--quick", "--data", str(tmp_path / "data"), "--json", str(output)]
+    )
+    assert json.loads(output.read_text()) == json.loads(json.dumps(results))
+    ours = results["spark"]["ours"]
+    for fit in ours.values():
+        assert fit["evaluations"] >= fit["iterations"] > 0
+        # Relative to a float64 newton-cg fit at tol=1e-10, evaluated in float64.
+        assert -1e-9 < fit["gap"] < 1e-3
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        assert results["spark"]["spark"] == []
+        assert "no Spark rows" in capsys.readouterr().out
+    else:
+        assert results["spark"]["objective_check"]["relative_difference"] < 1e-4
+        assert results["spark"]["spark"][0]["iterations"] > 0
+
+
+def test_quick_c_on_a_sample_benchmark(tmp_path, capsys):
+    output = tmp_path / "sample.json"
+    results = load_script("bench_cv").main(
+        ["--sample", "--quick", "--json", str(output)]
+    )
+    assert "held-out log-loss" in capsys.readouterr().out
+    assert json.loads(output.read_text()) == json.loads(json.dumps(results))
+    assert [row["sample_rows"] for row in results["samples"]] == [200, 2_000, 20_000]
+    for row in results["samples"]:
+        assert f"{row['C']:g}" in results["grid"]
+        assert row["log_loss_above_best"] >= 0  # the best is the grid's minimum
