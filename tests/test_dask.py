@@ -473,21 +473,32 @@ def test_cv_says_what_to_do(client, problem):
 
 @pytest.fixture
 def own_cluster():
-    """A cluster of two worker processes that a test may damage."""
+    """A cluster of four worker processes that a test may damage."""
     with (
         distributed.LocalCluster(
-            n_workers=2,
+            n_workers=4,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
-        # The tests place data on both workers by name: wait until both are
+        # The tests place data on the workers by name: wait until all are
         # registered (under load they may not be when the client connects).
-        client.wait_for_workers(2, timeout=60)
+        client.wait_for_workers(4, timeout=60)
         with client.as_current():
             yield client
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["persisted", "streamed"])
+def test_four_workers_give_the_in_memory_model(own_cluster, problem, streamed):
+    X, y, weights = problem
+    memory = SoftmaxRegression(tol=1e-8).fit(X, y, sample_weight=weights)
+    with dask.config.set({"softmax-regression.stream": streamed}):
+        model = SoftmaxRegression(tol=1e-8).fit(
+            chunked(X, 100), chunked(y, 100), sample_weight=chunked(weights, 100)
+        )
+    assert_same_model(model, memory, X, y, sample_weight=weights)
 
 
 def kill_one_worker(client):
