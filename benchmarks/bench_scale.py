@@ -597,6 +597,22 @@ def spark_fits(args) -> dict:
     return results
 
 
+def finish(args, **measured) -> dict:
+    """The run's set-up and ``measured``, written to ``--json`` if given."""
+    results = {
+        "environment": run_environment(),
+        "rows": args.rows,
+        "features": args.features,
+        "classes": N_CLASSES,
+        "workers": args.workers,
+        "memory_limit": args.memory_limit,
+        **measured,
+    }
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2))
+    return results
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds")
@@ -646,19 +662,7 @@ def main(argv=None) -> dict:
             args.rows = 5_000_000
         if "--workers" not in given and not args.quick:
             args.workers, args.memory_limit = 2, "4GiB"
-        results = {
-            "environment": run_environment(),
-            "rows": args.rows,
-            "features": args.features,
-            "classes": N_CLASSES,
-            "workers": args.workers,
-            "memory_limit": args.memory_limit,
-            "spark_memory": args.spark_memory,
-            "spark": spark_fits(args),
-        }
-        if args.json is not None:
-            args.json.write_text(json.dumps(results, indent=2))
-        return results
+        return finish(args, spark_memory=args.spark_memory, spark=spark_fits(args))
     if args.stream:
         if args.quick:
             args.rows, args.features, args.chunk_rows = 20_000, 20, 2_500
@@ -666,22 +670,11 @@ def main(argv=None) -> dict:
             args.data = args.data.with_name(args.data.name + "-quick")
         elif "--rows" not in given:
             args.rows = 100_000_000
-        results = {
-            "environment": run_environment(),
-            "rows": args.rows,
-            "features": args.features,
-            "classes": N_CLASSES,
-            "workers": args.workers,
-            "memory_limit": args.memory_limit,
-            "chunk_rows": args.chunk_rows,
-        }
         # The quick run's data set is small: streamed only because it is told.
         setting = True if args.quick else "auto"
         with dask.config.set({"softmax-regression.stream": setting}):
-            results["stream"] = stream_fits(args)
-        if args.json is not None:
-            args.json.write_text(json.dumps(results, indent=2))
-        return results
+            stream = stream_fits(args)
+        return finish(args, chunk_rows=args.chunk_rows, stream=stream)
     if args.quick:
         args.rows, args.features, args.workers = 20_000, 20, 2
         args.memory_limit, args.repeats = "1GiB", 2
@@ -700,17 +693,7 @@ def main(argv=None) -> dict:
         flush=True,
     )
     if args.kill:
-        results = {
-            "environment": run_environment(),
-            "rows": args.rows,
-            "features": args.features,
-            "workers": args.workers,
-            "memory_limit": args.memory_limit,
-            "kill": killed_fits(args, X, y),
-        }
-        if args.json is not None:
-            args.json.write_text(json.dumps(results, indent=2))
-        return results
+        return finish(args, kill=killed_fits(args, X, y))
     cluster = cluster_fits(args, X, y)
     memory = memory_fits(args, X, y)
     print(
@@ -749,21 +732,13 @@ def main(argv=None) -> dict:
     for run in (cluster, memory):
         for fit in run["fits"].values():
             fit.pop("model")
-    results = {
-        "environment": run_environment(),
-        "rows": args.rows,
-        "features": args.features,
-        "classes": N_CLASSES,
-        "workers": args.workers,
-        "memory_limit": args.memory_limit,
-        "bytes_per_evaluation": wire_bytes,
-        "cluster": cluster,
-        "memory": memory,
-        "relative_coefficient_difference_tol_1e-8": difference,
-    }
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2))
-    return results
+    return finish(
+        args,
+        bytes_per_evaluation=wire_bytes,
+        cluster=cluster,
+        memory=memory,
+        **{"relative_coefficient_difference_tol_1e-8": difference},
+    )
 
 
 if __name__ == "__main__":

@@ -244,16 +244,22 @@ def test_warm_start_and_n_iter(client, problem):
     assert model.n_iter_[0] < first
 
 
-def test_x_is_computed_once_and_inputs_are_left_alone(client, problem, tmp_path):
-    X, y, weights = problem
-    log = tmp_path / "computed"
+def recorded(X_chunked, log):
+    """``X_chunked`` that appends a line to ``log`` each time a chunk is computed."""
 
-    def record(block):
+    def record(block):  # local: pickled by value for the worker processes
         with open(log, "a") as file:
             file.write("chunk\n")
         return block
 
-    X_lazy = chunked(X).map_blocks(record, meta=np.empty((0, 0)))
+    return X_chunked.map_blocks(record, meta=np.empty((0, 0)))
+
+
+def test_x_is_computed_once_and_inputs_are_left_alone(client, problem, tmp_path):
+    X, y, weights = problem
+    log = tmp_path / "computed"
+
+    X_lazy = recorded(chunked(X), log)
     weights_before = weights.copy()
     SoftmaxRegression(tol=1e-6).fit(X_lazy, chunked(y), sample_weight=weights)
     assert log.read_text().count("chunk") == X_lazy.numblocks[0]
@@ -326,12 +332,7 @@ def test_unknown_chunk_lengths_cost_one_pass(client, problem, tmp_path):
     keep = y != 3
     log = tmp_path / "computed"
 
-    def record(block):
-        with open(log, "a") as file:
-            file.write("chunk\n")
-        return block
-
-    X_lazy = chunked(X).map_blocks(record, meta=np.empty((0, 0)))
+    X_lazy = recorded(chunked(X), log)
     X_unknown = X_lazy[chunked(keep)]
     y_unknown = chunked(y)[chunked(keep)]
     assert np.isnan(X_unknown.chunks[0][0])
@@ -400,12 +401,7 @@ def test_streamed_x_gives_the_same_model_and_is_read_at_every_pass(
     sample_weight = weights if weighted else None
     log = tmp_path / "computed"
 
-    def record(block):
-        with open(log, "a") as file:
-            file.write("chunk\n")
-        return block
-
-    X_lazy = chunked(X).map_blocks(record, meta=np.empty((0, 0)))
+    X_lazy = recorded(chunked(X), log)
     memory = SoftmaxRegression(tol=1e-8).fit(X, y, sample_weight=sample_weight)
     with dask.config.set({"softmax-regression.stream": True}):
         model = SoftmaxRegression(tol=1e-8).fit(
