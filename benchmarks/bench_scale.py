@@ -286,28 +286,23 @@ def stream_fits(args) -> dict:
     import dask.dataframe as dd
 
     directory = args.data
-    chunk_rows = args.chunk_rows
-    with (
-        local_cluster(args.workers, args.memory_limit) as cluster,
-        Client(cluster) as client,
-    ):
-        write_s = ensure_parquet(
-            client, directory, args.rows, args.features, chunk_rows
-        )
-    print(f"Parquet files in {directory}: written in {write_s:.1f} s", flush=True)
-    floor = read_floor(directory)
-    print(
-        f"disk alone: {floor['bytes'] / 2**30:.2f} GiB read in {floor['read_s']:.1f} s "
-        f"({floor['read_gib_per_s']:.2f} GiB/s); decoded on one core: "
-        f"{floor['decode_one_core_s']:.1f} s",
-        flush=True,
-    )
-    results = {"write_s": write_s, "floor": floor, "fits": {}}
     names = feature_names(args.features)
     with (
         local_cluster(args.workers, args.memory_limit) as cluster,
         Client(cluster) as client,
     ):
+        write_s = ensure_parquet(
+            client, directory, args.rows, args.features, args.chunk_rows
+        )
+        print(f"Parquet files in {directory}: written in {write_s:.1f} s", flush=True)
+        floor = read_floor(directory)  # the workers idle meanwhile
+        print(
+            f"disk alone: {floor['bytes'] / 2**30:.2f} GiB read in "
+            f"{floor['read_s']:.1f} s ({floor['read_gib_per_s']:.2f} GiB/s); "
+            f"decoded on one core: {floor['decode_one_core_s']:.1f} s",
+            flush=True,
+        )
+        results = {"write_s": write_s, "floor": floor, "fits": {}}
         X = dd.read_parquet(directory, columns=names)
         y = dd.read_parquet(directory, columns=["label"])["label"]
         start = time.perf_counter()
@@ -488,47 +483,46 @@ def spark_fits(args) -> dict:
     import dask.dataframe as dd
 
     directory = args.data.with_name(f"{args.data.name}-{args.rows}")
+    C = 1.0
+    results = {"spark": [], "ours": {}}
+    names = feature_names(args.features)
     with (
         local_cluster(args.workers, args.memory_limit) as cluster,
         Client(cluster) as client,
     ):
         ensure_parquet(client, directory, args.rows, args.features, args.chunk_rows)
-    C = 1.0
-    results = {"spark": [], "ours": {}}
-    # Objectives in float64 (scipy's logsumexp), from memory where the data
-    # fits beside a float64 copy, else from the files one at a time; gaps
-    # relative to the lowest objective found (a float64 newton-cg fit at
-    # tol=1e-10 where the data fits in memory).
-    if args.rows <= 10_000_000:
-        X, y = read_parquet_in_memory(directory, args.features)
+        # Objectives in float64 (scipy's logsumexp), from memory where the
+        # data fits beside a float64 copy, else from the files one at a time;
+        # gaps relative to the lowest objective found (a float64 newton-cg fit
+        # at tol=1e-10 where the data fits in memory). The workers idle.
+        if args.rows <= 10_000_000:
+            X, y = read_parquet_in_memory(directory, args.features)
 
-        def objective(coef, intercept) -> float:
-            return relative_objective(X, y, coef, intercept, C)
+            def objective(coef, intercept) -> float:
+                return relative_objective(X, y, coef, intercept, C)
 
-        start = time.perf_counter()
-        reference = SoftmaxRegression(C=C, solver="newton-cg", tol=1e-10).fit(
-            X.astype(np.float64), y
-        )
-        results["reference_s"] = time.perf_counter() - start
-        results["reference_objective"] = objective(
-            reference.coef_, reference.intercept_
-        )
-    else:
-        X = y = None
+            start = time.perf_counter()
+            reference = SoftmaxRegression(C=C, solver="newton-cg", tol=1e-10).fit(
+                X.astype(np.float64), y
+            )
+            results["reference_s"] = time.perf_counter() - start
+            results["reference_objective"] = objective(
+                reference.coef_, reference.intercept_
+            )
+        else:
+            X = y = None
 
-        def objective(coef, intercept) -> float:
-            return objective_from_files(directory, args.features, coef, intercept, C)
+            def objective(coef, intercept) -> float:
+                return objective_from_files(
+                    directory, args.features, coef, intercept, C
+                )
 
-    def record(fit: dict) -> dict:
-        model = fit.pop("model")
-        fit["objective"] = objective(model.coef_.astype(np.float64), model.intercept_)
-        return fit
+        def record(fit: dict) -> dict:
+            model = fit.pop("model")
+            coef = model.coef_.astype(np.float64)
+            fit["objective"] = objective(coef, model.intercept_)
+            return fit
 
-    names = feature_names(args.features)
-    with (
-        local_cluster(args.workers, args.memory_limit) as cluster,
-        Client(cluster),
-    ):
         frame = dd.read_parquet(directory, columns=names)
         labels = dd.read_parquet(directory, columns=["label"])["label"]
         results["ours"]["dask default"] = record(counted_fit(frame, labels, {"C": C}))
@@ -553,7 +547,17 @@ def spark_fits(args) -> dict:
         import pyspark  # noqa: F401
     except ImportError:
         print("pyspark is not installed: no Spark rows")
-        return results
+    else:
+        spark_rows(args, results, directory, objective, gap)
+    for fit in [*results["ours"].values(), *results["spark"]]:
+        fit["gap"] = gap(fit["objective"])
+    return results
+
+
+def spark_rows(args, results: dict, directory: Path, objective, gap) -> None:
+    """Spark's start, its objective check, caching and fits, into ``results``."""
+    C = 1.0
+    names = feature_names(args.features)
     spark, start_s = spark_session(args.workers, args.spark_memory)
     results["spark_start_s"] = start_s
     results["spark_blas"] = spark_blas(spark)
@@ -592,9 +596,6 @@ def spark_fits(args) -> dict:
                 break
     finally:
         spark.stop()
-    for fit in [*results["ours"].values(), *results["spark"]]:
-        fit["gap"] = gap(fit["objective"])
-    return results
 
 
 def finish(args, **measured) -> dict:
