@@ -255,13 +255,20 @@ def recorded(X_chunked, log):
     return X_chunked.map_blocks(record, meta=np.empty((0, 0)))
 
 
-def test_x_is_computed_once_and_inputs_are_left_alone(client, problem, tmp_path):
+def test_x_is_computed_once_and_inputs_are_left_alone(
+    client, problem, tmp_path, capsys
+):
     X, y, weights = problem
     log = tmp_path / "computed"
 
     X_lazy = recorded(chunked(X), log)
     weights_before = weights.copy()
-    SoftmaxRegression(tol=1e-6).fit(X_lazy, chunked(y), sample_weight=weights)
+    SoftmaxRegression(tol=1e-6, verbose=1).fit(
+        X_lazy, chunked(y), sample_weight=weights
+    )
+    assert "in 7 chunks on 2 workers, persisted on the workers" in (
+        capsys.readouterr().out
+    )
     assert log.read_text().count("chunk") == X_lazy.numblocks[0]
     assert_array_equal(weights, weights_before)
 
@@ -393,12 +400,10 @@ def test_parquet_frames_with_string_labels_end_to_end(client, tmp_path, label_dt
     assert_allclose(back.to_numpy(), model.predict_proba(table[columns]), atol=1e-6)
 
 
-@pytest.mark.parametrize("weighted", [False, True])
 def test_streamed_x_gives_the_same_model_and_is_read_at_every_pass(
-    client, problem, tmp_path, weighted
+    client, problem, tmp_path
 ):
-    X, y, weights = problem
-    sample_weight = weights if weighted else None
+    X, y, sample_weight = problem
     log = tmp_path / "computed"
 
     X_lazy = recorded(chunked(X), log)
@@ -415,21 +420,18 @@ def test_streamed_x_gives_the_same_model_and_is_read_at_every_pass(
     assert reads >= (1 + model.n_iter_[0]) * X_lazy.numblocks[0]
 
 
-@pytest.mark.parametrize("streamed", [False, True], ids=["persisted", "streamed"])
-def test_verbose_reports_the_set_up_and_every_iteration(
-    client, problem, capsys, streamed
-):
+def test_verbose_reports_the_set_up_and_every_iteration(client, problem, capsys):
     # A long cluster fit is not silent: where X is, then each iteration with
-    # the seconds since the start (the driver runs on the client).
+    # the seconds since the start (the driver runs on the client). Persisted:
+    # test_x_is_computed_once_and_inputs_are_left_alone.
     X, y, _ = problem
-    with dask.config.set({"softmax-regression.stream": streamed}):
+    with dask.config.set({"softmax-regression.stream": True}):
         model = SoftmaxRegression(solver="lbfgs", tol=1e-6, verbose=2).fit(
             chunked(X), chunked(y)
         )
     lines = capsys.readouterr().out.strip().splitlines()
-    held = "streamed" if streamed else "persisted"
     assert re.fullmatch(
-        rf"Dask: X 1,000 x 12 float64 in 7 chunks on 2 workers, {held}\b.*"
+        r"Dask: X 1,000 x 12 float64 in 7 chunks on 2 workers, streamed\b.*"
         r"set-up \d+\.\d s \(labels, weights and one pass over X\)",
         lines[0],
     ), lines[0]
@@ -486,16 +488,6 @@ def own_cluster():
             yield client
 
 
-def test_four_workers_give_the_in_memory_model(own_cluster, problem):
-    # Streamed on four workers: test_fit_survives_a_killed_worker[streamed].
-    X, y, weights = problem
-    memory = SoftmaxRegression(tol=1e-6).fit(X, y, sample_weight=weights)
-    model = SoftmaxRegression(tol=1e-6).fit(
-        chunked(X, 100), chunked(y, 100), sample_weight=chunked(weights, 100)
-    )
-    assert_same_model(model, memory, X, y, sample_weight=weights)
-
-
 def kill_one_worker(client):
     # Under load a worker can miss heartbeats and be briefly unregistered
     # (a reverse-order run found none registered here): wait for one.
@@ -527,9 +519,17 @@ def kill_one_worker_at_evaluation(number, client, monkeypatch):
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["persisted", "streamed"])
 def test_fit_survives_a_killed_worker(own_cluster, problem, monkeypatch, streamed):
-    X, y, _ = problem
-    calls = kill_one_worker_at_evaluation(3, own_cluster, monkeypatch)
+    X, y, weights = problem
     memory = SoftmaxRegression(tol=1e-6, solver="lbfgs").fit(X, y)
+    if not streamed:
+        # First, whole: four workers give the in-memory model (weighted, in
+        # chunks of 100 rows over the four).
+        weighted = SoftmaxRegression(tol=1e-6).fit(X, y, sample_weight=weights)
+        model = SoftmaxRegression(tol=1e-6).fit(
+            chunked(X, 100), chunked(y, 100), sample_weight=chunked(weights, 100)
+        )
+        assert_same_model(model, weighted, X, y, sample_weight=weights)
+    calls = kill_one_worker_at_evaluation(3, own_cluster, monkeypatch)
     with (
         dask.config.set({"softmax-regression.stream": streamed}),
         pytest.warns(RuntimeWarning, match="worker was lost"),
