@@ -86,10 +86,17 @@ def worker_memory(dask_worker) -> dict:
     import resource
 
     managed = sum(getattr(value, "nbytes", 0) for value in dask_worker.data.values())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak,
         "managed_mib": managed / 2**20,
+        "unmanaged_mib": peak - managed / 2**20,
     }
+
+
+def relative_difference(coef, reference) -> float:
+    """Largest coefficient difference over the largest ``|reference|``."""
+    return float(np.abs(coef - reference).max() / np.abs(reference).max())
 
 
 def cluster_fits(args, X, y) -> dict:
@@ -110,13 +117,7 @@ def cluster_fits(args, X, y) -> dict:
         "generate_s": generate_s,
         "evaluation_s": evaluation_s,
         "fits": fits,
-        "workers": [
-            {
-                **usage,
-                "unmanaged_mib": usage["peak_rss_mib"] - usage["managed_mib"],
-            }
-            for usage in memory.values()
-        ],
+        "workers": list(memory.values()),
     }
 
 
@@ -161,10 +162,7 @@ def killed_fits(args, X, y) -> dict:
             second = counted_fit(X, y, params)
         timer.cancel()
         recovered = [w for w in caught if "worker was lost" in str(w.message)]
-    difference = float(
-        np.abs(second["model"].coef_ - first["model"].coef_).max()
-        / np.abs(first["model"].coef_).max()
-    )
+    difference = relative_difference(second["model"].coef_, first["model"].coef_)
     for fit in (first, second):
         fit.pop("model")
     print(
@@ -282,7 +280,12 @@ def read_floor(directory: Path) -> dict:
 
 
 def stream_fits(args) -> dict:
-    """The Parquet data set streamed by a LocalCluster: a pass, then fits."""
+    """The Parquet data set streamed by a LocalCluster: a pass, then fits.
+
+    The workers' peak memory is over the whole run, the writing of the files
+    included when this run wrote them (at most a few chunks, well under a
+    streamed fit's per-row state).
+    """
     import dask.dataframe as dd
 
     directory = args.data
@@ -327,10 +330,7 @@ def stream_fits(args) -> dict:
                 f"{fit['seconds_per_evaluation']:.1f} s each",
                 flush=True,
             )
-        results["workers"] = [
-            {**usage, "unmanaged_mib": usage["peak_rss_mib"] - usage["managed_mib"]}
-            for usage in client.run(worker_memory).values()
-        ]
+        results["workers"] = list(client.run(worker_memory).values())
     for index, usage in enumerate(results["workers"]):
         print(
             f"worker {index}: peak RSS {usage['peak_rss_mib']:.0f} MiB, managed "
@@ -653,23 +653,21 @@ def main(argv=None) -> dict:
     )
     args = parser.parse_args(argv)
     given = argv if argv is not None else sys.argv
+    if (args.spark or args.stream) and args.quick:
+        # Both modes' quick runs: 20,000 x 20 in 8 files, 2 small workers.
+        args.rows, args.features, args.chunk_rows = 20_000, 20, 2_500
+        args.workers, args.memory_limit, args.repeats = 2, "1GiB", 1
+        args.data = args.data.with_name(args.data.name + "-quick")
     if args.spark:
         if args.quick:
-            args.rows, args.features, args.chunk_rows = 20_000, 20, 2_500
-            args.workers, args.memory_limit = 2, "1GiB"
             args.spark_memory, args.spark_tols = "1g", [1e-4]
-            args.data = args.data.with_name(args.data.name + "-quick")
         elif "--rows" not in given:
             args.rows = 5_000_000
         if "--workers" not in given and not args.quick:
             args.workers, args.memory_limit = 2, "4GiB"
         return finish(args, spark_memory=args.spark_memory, spark=spark_fits(args))
     if args.stream:
-        if args.quick:
-            args.rows, args.features, args.chunk_rows = 20_000, 20, 2_500
-            args.workers, args.memory_limit, args.repeats = 2, "1GiB", 1
-            args.data = args.data.with_name(args.data.name + "-quick")
-        elif "--rows" not in given:
+        if "--rows" not in given and not args.quick:
             args.rows = 100_000_000
         # The quick run's data set is small: streamed only because it is told.
         setting = True if args.quick else "auto"
@@ -716,10 +714,7 @@ def main(argv=None) -> dict:
             )
     tight_cluster = cluster["fits"]["tol=1e-8"]["model"]
     tight_memory = memory["fits"]["tol=1e-8"]["model"]
-    difference = float(
-        np.abs(tight_cluster.coef_ - tight_memory.coef_).max()
-        / np.abs(tight_memory.coef_).max()
-    )
+    difference = relative_difference(tight_cluster.coef_, tight_memory.coef_)
     print(
         f"\ntol=1e-8: largest coefficient difference / largest |coef|: {difference:.1e}"
     )

@@ -6,10 +6,11 @@ Imported only when a fit or a prediction is given a Dask collection; needs
 How a fit runs
 --------------
 1. The inputs are made Dask arrays chunked along rows only (a DataFrame
-   becomes an array; chunk lengths Dask does not know are read from the
-   persisted chunks; ``y`` and ``sample_weight`` take ``X``'s row chunks)
-   and persisted: each chunk of ``X`` is computed on
-   a worker, at most once, and stays there.
+   becomes an array; chunk lengths Dask does not know cost a pass over X,
+   or are read from its persisted chunks where X is held regardless;
+   ``y`` and ``sample_weight`` take ``X``'s row chunks) and persisted:
+   each chunk of ``X`` is computed on a worker, at most once, and stays
+   there.
 2. On every worker holding chunks of ``X``, one :class:`ShardActor` (a Dask
    actor) is created. It receives that worker's chunks of ``y`` and of the
    weights (small; moved to it if they live elsewhere) and only the *keys* of
@@ -440,10 +441,12 @@ def _place_x(X, client) -> tuple:
             'dask.config "softmax-regression.stream" must be "auto", True or '
             f"False; got {setting!r}."
         )
-    if futures_of(X) or setting is False:
-        return _with_known_chunks(X, client), False
-    if setting == "auto" and sp.issparse(X._meta):
-        # Its size in memory is unknown before it is read: held, as before.
+    # Sparse X's size in memory is unknown before it is read: held.
+    if (
+        futures_of(X)
+        or setting is False
+        or (setting == "auto" and sp.issparse(X._meta))
+    ):
         return _with_known_chunks(X, client), False
     X = _with_known_chunks(X)  # unknown lengths: a pass of their own
     if setting is True:
