@@ -10,6 +10,7 @@ from ._cv import SoftmaxRegressionCV
 from ._estimator import SoftmaxRegression
 from ._inference import InferenceResult, SeparationWarning
 from ._loss import cross_entropy, cross_entropy_grad, log_softmax, softmax
+from ._paths import l1_min_c
 from ._version import __version__
 
 # Pickles and skops files name the estimators by their public path, which stays
@@ -26,6 +27,7 @@ __all__ = [
     "__version__",
     "cross_entropy",
     "cross_entropy_grad",
+    "l1_min_c",
     "log_softmax",
     "softmax",
 ]

@@ -84,34 +84,51 @@ def numeric_table(y) -> np.ndarray:
     return table
 
 
-def check_solver(solver: str, l1_ratio: float, bounded: bool = False) -> None:
-    """Reject a Newton solver for what only L-BFGS-B solves (L1, bounds)."""
-    if l1_ratio > 0 and solver == "saga":
+def check_solver(
+    solver: str,
+    l1_ratio: float,
+    bounded: bool = False,
+    l1_type: str = "ungrouped",
+) -> None:
+    """Reject a solver for what it cannot solve (L1, bounds, the grouped penalty)."""
+    grouped = l1_type == "grouped" and l1_ratio > 0
+    if grouped and bounded:
         raise ValueError(
-            f"l1_ratio={l1_ratio} needs solver='lbfgs' (L-BFGS-B on the split "
-            "W = W+ - W-); solver='saga' runs its stochastic phase for the L2 "
-            "penalty only. Use solver='auto' or 'lbfgs', or l1_ratio=0."
+            "l1_type='grouped' does not take lower_bounds or upper_bounds: the "
+            "group soft threshold has no closed form within a box. Use "
+            "l1_type='ungrouped' with bounds, or drop the bounds."
         )
-    if bounded and solver == "saga":
+    if grouped and solver not in ("auto", "newton-cd"):
         raise ValueError(
-            "lower_bounds and upper_bounds need solver='lbfgs' (L-BFGS-B, "
-            "which keeps every iterate within the bounds); solver='saga' runs "
-            "unconstrained steps. Use solver='auto' (which then picks 'lbfgs') "
-            "or 'lbfgs'."
+            f"l1_type='grouped' needs solver='newton-cd' (or 'auto'); "
+            f"solver={solver!r} cannot minimise the group norm of each "
+            "feature's coefficients."
         )
-    if l1_ratio > 0 and solver not in ("auto", "lbfgs"):
+    if solver in ("auto", "lbfgs", "newton-cd"):
+        return
+    if l1_ratio > 0:
+        what = (
+            "runs its stochastic phase for the L2 penalty only"
+            if solver == "saga"
+            else "needs a twice-differentiable objective, which the L1 penalty is not"
+        )
         raise ValueError(
-            f"l1_ratio={l1_ratio} needs solver='lbfgs' (L-BFGS-B on the split "
-            f"W = W+ - W-); solver={solver!r} needs a twice-differentiable "
-            "objective, which the L1 penalty is not. Use solver='auto' or "
+            f"l1_ratio={l1_ratio} needs solver='newton-cd' (proximal Newton with "
+            f"coordinate descent) or 'lbfgs' (L-BFGS-B on the split W = W+ - "
+            f"W-); solver={solver!r} {what}. Use solver='auto', 'newton-cd' or "
             "'lbfgs', or l1_ratio=0."
         )
-    if bounded and solver not in ("auto", "lbfgs"):
+    if bounded:
+        what = (
+            "runs unconstrained steps"
+            if solver == "saga"
+            else "is an unconstrained Newton method"
+        )
         raise ValueError(
             f"lower_bounds and upper_bounds need solver='lbfgs' (L-BFGS-B, "
-            f"which keeps every iterate within the bounds); solver={solver!r} "
-            "is an unconstrained Newton method. Use solver='auto' (which then "
-            "picks 'lbfgs') or 'lbfgs'."
+            f"which keeps every iterate within the bounds) or 'newton-cd' "
+            f"(whose coordinate steps are clipped to them); solver={solver!r} "
+            f"{what}. Use solver='auto', 'lbfgs' or 'newton-cd'."
         )
 
 

@@ -93,6 +93,12 @@ class DualityGap:
     cache : dict, optional
         Where the data term's coefficient-free sums are kept (the data's
         ``moments_cache``): computed once for every fit on the same data.
+    grouped : bool, default=False
+        The L1 part is :math:`\sum_j \alpha_j \lVert W_{:j} \rVert_2`
+        (one group per feature, all classes), not entry by entry; no bounds.
+        Its conjugate, column by column, is :math:`(\lVert v \rVert_2 -
+        \alpha_j)_+^2 / (2 \lambda_j)`, or the indicator of
+        :math:`\lVert v \rVert_2 \le \alpha_j` where :math:`\lambda_j = 0`.
     """
 
     def __init__(
@@ -102,7 +108,9 @@ class DualityGap:
         l1_reg_strength: float | np.ndarray = 0.0,
         bounds: tuple[np.ndarray, np.ndarray] | None = None,
         cache: dict | None = None,
+        grouped: bool = False,
     ) -> None:
+        self.grouped = grouped and bounds is None
         self.smooth = smooth
         self.priors = np.asarray(class_priors, dtype=np.float64)
         shape = (smooth.n_classes, smooth.n_features)
@@ -119,6 +127,18 @@ class DualityGap:
         unbounded = np.isinf(self.lower) | np.isinf(self.upper)
         self.available = not np.any(self._linear & unbounded & (self.l1 == 0))
         self._cache = {} if cache is None else cache
+
+    def needs_target_moments(self) -> bool:
+        """Whether the coefficient-free sums are yet to be computed for this data."""
+        return "target_moments" not in self._cache
+
+    def remember_target_moments(self, moments: tuple) -> None:
+        """Keep sums a solver computed alongside a pass of its own.
+
+        ``moments`` as :meth:`~._shard.CrossEntropyShard.target_moments`
+        returns them.
+        """
+        self._cache.setdefault("target_moments", moments)
 
     def _target_moments(self):
         if "target_moments" not in self._cache:
@@ -259,6 +279,17 @@ class DualityGap:
         """Move the dual point towards the targets until the conjugate is finite."""
         if not np.any(self._linear):
             return entropy, dual_weights
+        if self.grouped:  # columns: sum over classes, then per feature
+            linear = self._linear[0]
+            norms = np.sqrt(np.square(dual_weights[:, linear]).sum(axis=0))
+            limit = self.l1[0, linear]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios = np.where(norms > limit, limit / norms, 1.0)
+            scale = float(np.min(ratios, initial=1.0))
+            if scale >= 1.0:
+                return entropy, dual_weights
+            scale *= 1.0 - 1e-12
+            return scale * entropy, scale * dual_weights
         value = -dual_weights[self._linear]
         limit = self.l1[self._linear]
         # v <= alpha where there is no upper bound, v >= -alpha where no lower.
@@ -276,6 +307,11 @@ class DualityGap:
         return scale * entropy, scale * dual_weights
 
     def _penalty(self, weights: np.ndarray) -> float:
+        if self.grouped:
+            norms = np.sqrt(np.square(weights).sum(axis=0))
+            return float(
+                np.sum(0.5 * self.l2 * np.square(weights)) + self.l1[0] @ norms
+            )
         return float(
             np.sum(0.5 * self.l2 * np.square(weights) + self.l1 * np.abs(weights))
         )
@@ -286,6 +322,12 @@ class DualityGap:
         :math:`\sup_{l \le w \le u} v w - \lambda w^2/2 - \alpha|w|`.
         """
         l2, l1, lower, upper = self.l2, self.l1, self.lower, self.upper
+        if self.grouped:  # the value per feature, spread over its classes
+            norms = np.sqrt(np.square(value).sum(axis=0))
+            excess = np.maximum(norms - l1[0], 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                column = np.where(l2[0] > 0, excess**2 / (2 * l2[0]), 0.0)
+            return np.broadcast_to(column / value.shape[0], value.shape)
         shrunk = np.sign(value) * np.maximum(np.abs(value) - l1, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             best = np.where(l2 > 0, shrunk / np.where(l2 > 0, l2, 1.0), 0.0)

@@ -27,7 +27,7 @@ from ._fit import solve_with_settings
 from ._solvers import NEWTON_METHODS
 from ._version import DOCS_URL
 
-SOLVERS = ("auto", "lbfgs", *NEWTON_METHODS, "saga")
+SOLVERS = ("auto", "lbfgs", *NEWTON_METHODS, "saga", "newton-cd")
 
 
 class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
@@ -84,19 +84,33 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         are (bit for bit the model without the parameter).
     l1_ratio : float, default=0.0
         The share :math:`r \in [0, 1]` of L1 in the penalty: 0 is pure L2,
-        1 pure L1 (lasso). With ``l1_ratio > 0`` the problem is solved by
-        L-BFGS-B on the split :math:`W = W^+ - W^-`, :math:`W^\pm \ge 0`, a
-        smooth bound-constrained problem with the same minimum, so the
-        coefficients the penalty removes come out exactly zero. Needs
-        ``solver="lbfgs"``.
+        1 pure L1 (lasso). The coefficients the penalty removes come out
+        exactly zero. Solved by ``"newton-cd"`` (``solver="auto"``, in
+        memory) or by L-BFGS-B on the split :math:`W = W^+ - W^-`,
+        :math:`W^\pm \ge 0` (``"lbfgs"``, and ``"auto"`` on Dask and array
+        API data).
+    l1_type : {"ungrouped", "grouped"}, default="ungrouped"
+        The L1 part of the penalty. ``"ungrouped"``: :math:`\sum_{kj} f_j
+        \lvert W_{kj} \rvert`, each coefficient on its own. ``"grouped"``
+        (glmnet's ``type.multinomial = "grouped"``): :math:`\sum_j f_j
+        \lVert W_{:j} \rVert_2`, the Euclidean norm of each feature's
+        coefficients over the classes, so that a feature is kept or dropped
+        for all classes at once. Same ``C`` and ``l1_ratio`` mapping (glmnet's
+        ``lambda = 1 / (C n)``, ``alpha = l1_ratio``). Needs ``solver="auto"``
+        or ``"newton-cd"``, data in memory, and no bounds. With two classes
+        it gives the probabilities of the ungrouped model at
+        ``C * sqrt(2)``.
     solver : str, default="auto"
         One of ``"auto"``, ``"lbfgs"``, ``"newton-cg"``, ``"trust-ncg"``,
-        ``"trust-krylov"``, ``"saga"``. ``"auto"`` is ``"saga"`` on sparse
+        ``"trust-krylov"``, ``"saga"``, ``"newton-cd"``. ``"auto"`` is
+        ``"newton-cd"`` with ``l1_ratio > 0`` on NumPy and SciPy data in
+        memory (benchmarks/README.md, "Issue 30"); ``"saga"`` on sparse
         CSR data with at least 10,000,000 stored entries times
         classes, an L2 penalty on every coefficient and a per-sample table
         (``n_samples * n_classes * 8`` bytes) of at most 1 GiB (text: on
         real TF-IDF it reached a relative gap of 1e-6 several times sooner
-        than newton-cg); ``"lbfgs"`` with ``l1_ratio > 0``, bounds, or on
+        than newton-cg); ``"lbfgs"`` with bounds (without L1), ``l1_ratio > 0``
+        on Dask or array API data, or on
         dense data of at least 1,000,000 entries (solved in rescaled
         coefficients, below); and ``"newton-cg"`` otherwise (smaller sparse
         data, smaller dense data): the fastest to a relative objective gap
@@ -120,6 +134,21 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         net and bounds are an error with ``"saga"``. It needs the rows of
         ``X`` in memory: CSC, Fortran-ordered arrays, Dask and array API
         inputs are solved by the scipy solver alone.
+        ``"newton-cd"``: proximal Newton (the exact second-order model of the
+        cross-entropy, each feature's ``n_classes x n_classes`` Hessian
+        block) with coordinate descent on the model, compiled with numba,
+        and a backtracking line search, on working sets: each round solves
+        the problem over the non-zero features and the worst violators of
+        the optimality (KKT) conditions, then checks every feature in one
+        pass over ``X`` (glmnet's, newGLMNET's and skglm's ideas). For the
+        L1, elastic-net and grouped penalties, with penalty factors and
+        bounds (coordinate steps are clipped to them). ``tol`` bounds the
+        largest KKT violation (``max|grad|`` in ``verbose``'s lines), and
+        ``n_iter_`` counts Newton iterations. Dense ``X`` is read in place
+        when Fortran-ordered and CSC in place; C-ordered and CSR ``X`` have
+        the columns of the working set copied (those of the non-zero
+        features and as many again), never all of ``X``. Its extra memory is
+        six ``n_samples x n_classes`` float64 arrays.
         ``"lbfgs"``: :func:`scipy.optimize.minimize` with ``L-BFGS-B`` and the
         analytic gradient, with scikit-learn's settings (up to 50 line-search
         steps), except that it does not stop on a small relative decrease of
@@ -197,13 +226,14 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         feature (shape (n_features,), for every class), or one per
         coefficient (shape (n_classes, n_features)); ``-np.inf`` and
         ``np.inf`` mean no bound; ``lower_bounds <= upper_bounds``. The
-        intercepts are free. Bounds need L-BFGS-B: ``solver="auto"`` picks
-        ``"lbfgs"``, and a Newton solver is
-        an error. Infinite bounds (or None) fit the unbounded model. On
-        float32 data ``coef_`` holds the bounds as float32 rounds them. With
-        bounds the model is no longer invariant to adding a constant to every
-        class's coefficients, so the fitted ``coef_`` is the bounded optimum,
-        not a centred one.
+        intercepts are free. Bounds need ``"lbfgs"`` (L-BFGS-B) or
+        ``"newton-cd"`` (with ``l1_ratio > 0``, which ``"auto"`` then picks);
+        ``"auto"`` picks ``"lbfgs"`` for bounds without L1, and the other
+        solvers are an error, as is ``l1_type="grouped"``. Infinite bounds
+        (or None) fit the unbounded model. On float32 data ``coef_`` holds
+        the bounds as float32 rounds them. With bounds the model is no longer
+        invariant to adding a constant to every class's coefficients, so the
+        fitted ``coef_`` is the bounded optimum, not a centred one.
     warm_start : bool, default=False
         Start from the solution of the previous call to :meth:`fit` instead of
         from the default start. The classes and the number of features must not change.
@@ -275,7 +305,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     (dense in any order, or CSR/CSC): the intercept is handled separately, not
     as a column of ones, sparse data is never densified and float32 is never
     upcast. Its extra memory is one (n_classes, n_samples) array of ``X``'s
-    dtype plus small vectors.
+    dtype plus small vectors; ``solver="newton-cd"`` needs six float64
+    arrays of that shape and, for C-ordered dense or CSR ``X``, a copy of
+    its working set's columns (see ``solver``).
 
     Examples
     --------
@@ -310,6 +342,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         "lower_bounds": [Real, "array-like", None],
         "upper_bounds": [Real, "array-like", None],
         "random_state": ["random_state"],
+        "l1_type": [StrOptions({"ungrouped", "grouped"})],
     }
 
     def __init__(
@@ -329,6 +362,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         lower_bounds=None,
         upper_bounds=None,
         random_state=None,
+        l1_type="ungrouped",
     ):
         self.C = C
         self.fit_intercept = fit_intercept
@@ -344,6 +378,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self.lower_bounds = lower_bounds
         self.upper_bounds = upper_bounds
         self.random_state = random_state
+        self.l1_type = l1_type
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -408,6 +443,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             self.solver,
             self.l1_ratio,
             has_finite_bounds(self.lower_bounds, self.upper_bounds),
+            self.l1_type,
         )
         with backend_for(X, y, sample_weight, offset).fit_data(
             self, X, y, sample_weight, offset

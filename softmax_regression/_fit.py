@@ -144,7 +144,12 @@ def changes_variables(X, l1_ratio: float) -> bool:
 
 
 def resolve_solver(
-    solver: str, data, l1_ratio: float, bounded: bool = False, penalised: bool = True
+    solver: str,
+    data,
+    l1_ratio: float,
+    bounded: bool = False,
+    penalised: bool = True,
+    grouped: bool = False,
 ) -> str:
     """Return the solver ``"auto"`` stands for: saga, lbfgs or newton-cg.
 
@@ -170,6 +175,8 @@ def resolve_solver(
     """
     if solver != "auto":
         return solver
+    if (l1_ratio > 0 and takes_columns(data)) or grouped:
+        return "newton-cd"
     if bounded or l1_ratio > 0 or changes_variables(data.X, l1_ratio):
         return "lbfgs"
     if (
@@ -181,6 +188,11 @@ def resolve_solver(
     ):
         return "saga"
     return "newton-cg"
+
+
+def takes_columns(data) -> bool:
+    """Whether ``solver="newton-cd"`` can fit ``data``: NumPy or SciPy, in memory."""
+    return hasattr(data, "sample_rows")
 
 
 def _penalised(C: float, penalty_factor: np.ndarray | None) -> bool:
@@ -205,6 +217,7 @@ def fit_coef(
     penalty_factor: np.ndarray | None = None,
     bounds: tuple[np.ndarray, np.ndarray] | None = None,
     random_state=None,
+    l1_type: str = "ungrouped",
 ) -> tuple[np.ndarray, SolverResult]:
     r"""Minimise the elastic-net penalised objective for one ``C``.
 
@@ -261,6 +274,10 @@ def fit_coef(
         intercepts are free. Needs ``solver`` "lbfgs" (or "auto").
     random_state : None, int, RandomState or Generator, default=None
         The sampling order of ``solver="saga"``'s epochs (see :mod:`._sag`).
+    l1_type : {"ungrouped", "grouped"}, default="ungrouped"
+        ``"grouped"``: the L1 part is :math:`\sum_j f_j \lVert W_{:j}
+        \rVert_2`, each feature's coefficients for all classes together
+        (``solver="newton-cd"`` only).
 
     Returns
     -------
@@ -272,13 +289,22 @@ def fit_coef(
     n_features = data.shape[1]
     n_classes = data.n_classes
     bounded = bounds is not None
+    grouped = l1_type == "grouped" and l1_ratio > 0
     solver = resolve_solver(
         solver,
         data,
         l1_ratio,
         bounded,
         penalised=_penalised(C, penalty_factor),
+        grouped=grouped,
     )
+    if solver == "newton-cd" and not takes_columns(data):
+        raise ValueError(
+            "solver='newton-cd' (and l1_type='grouped', which needs it) fits "
+            "NumPy arrays and SciPy sparse matrices in memory; this data is "
+            f"{type(data.X).__module__}.{type(data.X).__name__}. Use "
+            "l1_type='ungrouped' with solver='auto' or 'lbfgs'."
+        )
     if solver == "trust-krylov" and l1_ratio == 0:
         _warn_about_trlib_memory(n_coef(n_classes, n_features, fit_intercept))
     largest_weight, relative_weight_sum = data.weight_sum_factors()
@@ -303,10 +329,10 @@ def fit_coef(
         # The stop for tol=None also tests the Jacobi-preconditioned gradient,
         # and large dense problems are solved in scaled variables: both need
         # the Hessian's diagonal at the start (one pass over X).
-        change_variables = changes_variables(data.X, l1_ratio)
+        change_variables = changes_variables(data.X, l1_ratio) and solver != "newton-cd"
         eps = float(np.finfo(data.dtype).eps)  # of the arithmetic the loss is in
         scaling = None
-        if tol is None or change_variables:
+        if (tol is None and solver != "newton-cd") or change_variables:
             scaling = DiagonalScaling(
                 data.column_square_means(),
                 priors,
@@ -328,6 +354,7 @@ def fit_coef(
                 l1_ratio * penalty if l1_ratio > 0 else 0.0,
                 bounds,
                 cache=data.moments_cache,
+                grouped=grouped,
             )
             if not duality.available:
                 duality, uncertified = None, "coefficients without a penalty"
@@ -346,6 +373,27 @@ def fit_coef(
                 return coef0, _phase_result(phase)
             max_iter -= phase.n_epochs
             solver = "lbfgs" if changes_variables(data.X, l1_ratio) else "newton-cg"
+        if solver == "newton-cd":
+            from ._cd import fit_newton_cd
+
+            result = fit_newton_cd(
+                data,
+                loss,
+                coef0,
+                l1_reg_strength=np.broadcast_to(
+                    l1_ratio * penalty, (n_features,)
+                ).astype(float),
+                grouped=grouped,
+                bounds=bounds,
+                tol=tol,
+                max_iter=max_iter,
+                verbose=verbose,
+                callback=callback,
+                min_iter=min_iter,
+                duality=duality,
+                uncertified=uncertified,
+            )
+            return result.coef, result
         if l1_ratio > 0:
             split = SplitL1Loss(loss, l1_ratio * penalty, bounds)
             metric = None
@@ -639,6 +687,8 @@ def solve_with_settings(
         l1_ratio,
         bounds is not None,
         penalised=_penalised(C, penalty_factor),
+        grouped=getattr(estimator, "l1_type", "ungrouped") == "grouped"
+        and l1_ratio > 0,
     )
     if coef0 is None:
         coef0 = initial_coef(data.class_priors(), n_features, estimator.fit_intercept)
@@ -677,6 +727,7 @@ def solve_with_settings(
         penalty_factor=penalty_factor,
         bounds=bounds,
         random_state=getattr(estimator, "random_state", None),
+        l1_type=getattr(estimator, "l1_type", "ungrouped"),
     )
     if iterations is not None:
         iterations.close()

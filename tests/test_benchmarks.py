@@ -53,6 +53,15 @@ def test_quick_penalty_benchmark(capsys):
     assert rows[0]["ours_s"] > 0 and rows[0]["ours_nonzero"] > 0
 
 
+def test_quick_paths_benchmark(capsys):
+    """newton-cd down an L1 and a grouped path, glmnet where R has it."""
+    rows = load_script("bench_paths").main(["--quick"])
+    out = capsys.readouterr().out
+    assert "ours newton-cd" in out
+    ours = [row for row in rows if row["solver"] == "ours newton-cd"]
+    assert len(ours) == 2 and all(row["meets"] for row in ours)
+
+
 def test_quick_cv_benchmark(capsys):
     rows = load_script("bench_cv").main(["--quick"])
     assert "warm-started" in capsys.readouterr().out

@@ -171,7 +171,7 @@ def test_verbose_reports_fold_and_c(capsys):
     [
         ({"Cs": [0.1, -1.0]}, "Cs must be positive"),
         ({"l1_ratios": [0.5, 2.0]}, r"l1_ratios must be numbers in \[0, 1\]"),
-        ({"l1_ratios": [0.5], "solver": "trust-ncg"}, "needs solver='lbfgs'"),
+        ({"l1_ratios": [0.5], "solver": "trust-ncg"}, "needs solver='newton-cd'"),
         ({"Cs": 0}, "'Cs' parameter"),
         ({"Cs": [0.1, np.nan]}, "Cs must be positive"),
         ({"l1_ratios": [np.nan]}, r"l1_ratios must be numbers in \[0, 1\]"),

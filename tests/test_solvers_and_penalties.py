@@ -218,7 +218,7 @@ def test_elastic_net_warm_start_and_sparse_input():
 @pytest.mark.parametrize("solver", SOLVERS[1:])
 def test_newton_with_l1_is_an_error(solver):
     X, y = standardised(load_iris)
-    with pytest.raises(ValueError, match="needs solver='lbfgs'"):
+    with pytest.raises(ValueError, match="needs solver='newton-cd'"):
         SoftmaxRegression(solver=solver, l1_ratio=0.5).fit(X, y)
 
 
