@@ -209,7 +209,8 @@ def warm_kernels(X, y, alpha, grouped) -> None:
 
 
 def run_case(name, X, y, alpha, grouped, n_lambdas, ratio, quick, peers=True) -> dict:
-    warm_kernels(X, y, alpha, grouped)
+    if not quick:
+        warm_kernels(X, y, alpha, grouped)
     lams = lambdas(X, y, alpha, grouped, n_lambdas, ratio)
     runs = {}  # label -> (seconds, coefs)
     runs["ours newton-cd"] = ours_path(X, y, lams, alpha, grouped)
@@ -288,6 +289,11 @@ def main(argv=None) -> list[dict]:
         action="store_true",
         help="saga and our L-BFGS-B on every path (default: the first of each case)",
     )
+    parser.add_argument(
+        "--no-slow-peers",
+        action="store_true",
+        help="newton-cd and glmnet only (saga and L-BFGS-B take minutes)",
+    )
     args = parser.parse_args(argv)
     settings = (
         [(1.0, False, 5, 0.1), (1.0, True, 5, 0.1)]
@@ -311,7 +317,7 @@ def main(argv=None) -> list[dict]:
         for index, (alpha, grouped, n_lambdas, ratio) in enumerate(settings):
             rows = run_case(
                 name, X, y, alpha, grouped, n_lambdas, ratio, args.quick,
-                peers=args.all_peers or index == 0,
+                peers=not args.no_slow_peers and (args.all_peers or index == 0),
             )  # fmt: skip
             penalty = ("grouped " if grouped else "") + (
                 "L1" if alpha == 1 else f"EN {alpha:g}"

@@ -142,7 +142,7 @@ def fit_newton_cd(
     verbose : int, default=0
         1: a summary line; 2: also a line per round.
     callback : callable, optional
-        ``coef -> bool`` after each round; True stops.
+        ``coef -> bool`` after each Newton iteration; True stops.
     min_iter : int, default=0
         Rounds to take before the stop may hold.
     duality : DualityGap, optional
@@ -303,9 +303,6 @@ def fit_newton_cd(
             if converged:
                 status = CONVERGED
                 break
-        if n_rounds > 0 and callback is not None and callback(coef):
-            status = STOPPED
-            break
         if n_iter >= max_iter:
             status = MAX_ITER
             break
@@ -327,16 +324,31 @@ def fit_newton_cd(
         if tol is not None:
             inner_tol = max(inner_tol, 0.5 * tol)
         block = np.ascontiguousarray(weights[working])
-        taken, kernel_status, _, evaluations = newton_cd(
-            *columns.arrays, columns.cols, block, intercept, fit_intercept,
-            scores, *row_args, weight, l1[working], l2[working],
-            np.ascontiguousarray(lower[working]), np.ascontiguousarray(upper[working]),
-            grouped, inner_tol, max_iter - n_iter, _MAX_SWEEPS, *work, damping,
+        arguments = (
+            l1[working], l2[working], np.ascontiguousarray(lower[working]),
+            np.ascontiguousarray(upper[working]), grouped, inner_tol,
         )  # fmt: skip
+        # One Newton iteration per call: each is an iteration of the
+        # callbacks, and max_iter=i stops where the i-th callback saw it.
+        taken = 0
+        stopped = False
+        while n_iter < max_iter:
+            step, kernel_status, _, evaluations = newton_cd(
+                *columns.arrays, columns.cols, block, intercept, fit_intercept,
+                scores, *row_args, weight, *arguments, 1, _MAX_SWEEPS, *work,
+                damping,
+            )  # fmt: skip
+            n_evaluations += evaluations
+            if not step:
+                break
+            taken += 1
+            n_iter += 1
+            weights[working] = block
+            if callback is not None and callback(flat()):
+                stopped = True
+                break
         weights[working] = block
-        n_iter += taken
         n_rounds += 1
-        n_evaluations += evaluations
         coef = flat()
         objective, worst = evaluate(coef, certify)
         decrease = (previous_objective - objective) / max(
@@ -352,6 +364,9 @@ def fit_newton_cd(
             )
         # No Newton step the arithmetic resolves, on two working sets in a
         # row (the second one grown): the objective is flat in floating point.
+        if stopped:
+            status = STOPPED
+            break
         idle = idle + 1 if taken == 0 else 0
         if idle >= 2 or (idle and kernel_status == KERNEL_STALLED):
             status = STALLED

@@ -57,9 +57,6 @@ _JIT = {"cache": True, "nogil": True}
 # The sums over rows run in SIMD lanes (reassociated): the kernels' results
 # agree with a sequential sum to rounding, not bit for bit across machines.
 _FAST = {**_JIT, "fastmath": {"reassoc", "nsz"}}
-# Helpers called per stored entry are inlined in numba's IR: a call that
-# passes arrays costs reference counting, which took 3/4 of a sweep.
-_INLINE = {**_JIT, "inline": "always"}
 
 #: Up to this many classes the model uses each feature's exact K x K Hessian
 #: block (K^2 products per stored entry and iteration); above, its diagonal
@@ -85,7 +82,7 @@ _SWEEP_SHARE = 0.1
 CONVERGED, MAX_ITER, STALLED = 0, 1, 2
 
 
-@numba.njit(**_INLINE)
+@numba.njit(**_JIT)
 def _row_terms(scores, i, targets, soft_targets, soft, smoothing, probabilities):
     """Return ``lse(z_i) - t_i^T z_i`` and leave ``p_i`` in ``probabilities``."""
     n_classes = scores.shape[0]
@@ -109,7 +106,7 @@ def _row_terms(scores, i, targets, soft_targets, soft, smoothing, probabilities)
     return value
 
 
-@numba.njit(**_INLINE)
+@numba.njit(**_JIT)
 def _target(i, k, targets, soft_targets, soft, smoothing, n_classes):
     """``t_ik``, label smoothing included."""
     if soft:
@@ -503,14 +500,18 @@ def newton_cd(
     style): doubled after a step the line search had to shorten, halved
     (down to 1) after a full step; kept from call to call by the caller.
 
+    Returns after ``max_newton`` steps (without forming the model at the
+    last point: the next call starts there), or earlier when the working
+    set's KKT measure is at most ``tol`` at a model it formed.
+
     Returns
     -------
     n_iter : int
         Newton iterations taken (each with its line search).
     status : int
         ``CONVERGED`` (the working set's KKT measure at most ``tol``),
-        ``MAX_ITER`` or ``STALLED`` (no descent direction the arithmetic
-        resolves).
+        ``MAX_ITER`` (``max_newton`` steps taken) or ``STALLED`` (no descent
+        direction the arithmetic resolves).
     objective : float
         The objective over the working set at the end.
     n_evaluations : int
@@ -538,8 +539,8 @@ def newton_cd(
     n_evaluations = 0
     status = MAX_ITER
     objective = 0.0
-    n_iter = 0
-    for n_iter in range(max_newton + 1):
+    n_iter = 0  # steps taken
+    while True:
         # The model at the current point.
         loss = point_terms(
             scores, targets, soft_targets, soft, smoothing, weight, probabilities,
@@ -571,7 +572,7 @@ def newton_cd(
         if max(worst, worst_b) <= tol:
             status = CONVERGED
             break
-        if n_iter == max_newton:
+        if n_iter >= max_newton:
             break
         # Coordinate descent on the model, from Delta = 0.
         for jj in range(n_work):
@@ -704,4 +705,7 @@ def newton_cd(
         for k in range(n_classes):
             for i in range(n_samples):
                 scores[k, i] = trial[k, i]
+        n_iter += 1
+        if n_iter >= max_newton:  # back to the caller without a new model
+            break
     return n_iter, status, objective, n_evaluations

@@ -21,6 +21,7 @@ SOLVERS = [
     {"solver": "trust-ncg"},
     {"solver": "trust-krylov"},
     {"solver": "lbfgs", "l1_ratio": 0.5},
+    {"solver": "newton-cd", "l1_ratio": 0.5},  # a subtask per working-set round
     {"solver": "saga", "random_state": 0},  # epochs, then scipy's iterations
 ]
 
@@ -76,7 +77,7 @@ def test_every_solver_reports_each_iteration(params):
     assert len(callback.calls("begin")) == len(callback.calls("end")) == n_iter + 2
     iterations = callback.calls("begin", "-iter")
     assert [context.task_id for context, _ in iterations] == list(range(n_iter + 1))
-    expected_name = "lbfgs-iter" if "l1_ratio" in params else f"{params['solver']}-iter"
+    expected_name = f"{params['solver']}-iter"
     assert {context.task_name for context, _ in iterations} == {expected_name}
     root = callback.calls("begin")[0][0]
     assert root.task_name == "fit" and root.max_subtasks == model.max_iter + 1

@@ -322,7 +322,8 @@ def test_errors(anes, change, match):
         # needs thousands to converge).
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model = SoftmaxRegression(l1_ratio=0.5, max_iter=5).fit(X, y)
+            model = SoftmaxRegression(l1_ratio=0.5, solver="lbfgs", max_iter=5)
+            model.fit(X, y)
     elif change == "smoothing":
         model = SoftmaxRegression(label_smoothing=0.1).fit(X, y)
     elif change == "soft":
