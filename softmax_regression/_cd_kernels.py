@@ -222,30 +222,6 @@ def kkt_violations(weights, gradient, l1, lower, upper, grouped, out):
 
 
 @numba.njit(**_JIT)
-def raw_scores(
-    dense, data, indices, indptr, is_sparse, cols, weights, intercept, offset,
-    has_offset, scores,
-):  # fmt: skip
-    """``scores = (X[:, cols] W + b + o)^T``, (K, n) (``W``: the working set's rows)."""
-    n_classes, n_samples = scores.shape
-    for k in range(n_classes):
-        for i in range(n_samples):
-            scores[k, i] = intercept[k] + (offset[i, k] if has_offset else 0.0)
-    for jj in range(cols.shape[0]):
-        c = cols[jj]
-        for k in range(n_classes):
-            w = weights[jj, k]
-            if w == 0.0:
-                continue
-            if is_sparse:
-                for p in range(indptr[c], indptr[c + 1]):
-                    scores[k, indices[p]] += float(data[p]) * w
-            else:
-                for i in range(n_samples):
-                    scores[k, i] += float(dense[i, c]) * w
-
-
-@numba.njit(**_JIT)
 def _solve_block(w, c, hessian, l1, l2, lower, upper, grouped, step, moved_by):
     """Minimise the model over one feature's ``K`` coefficients.
 
@@ -479,6 +455,20 @@ def _change(
             else:
                 for i in range(n_samples):
                     change[k, i] += float(dense[i, col]) * d
+
+
+@numba.njit(**_JIT)
+def raw_scores(
+    dense, data, indices, indptr, is_sparse, cols, weights, intercept, offset,
+    has_offset, scores,
+):  # fmt: skip
+    """``scores = (X[:, cols] W + b + o)^T``, (K, n) (``W``: the working set's rows)."""
+    _change(dense, data, indices, indptr, is_sparse, cols, weights, intercept, scores)
+    if has_offset:
+        n_classes, n_samples = scores.shape
+        for k in range(n_classes):
+            for i in range(n_samples):
+                scores[k, i] += offset[i, k]
 
 
 @numba.njit(**_JIT)

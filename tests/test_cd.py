@@ -317,11 +317,15 @@ def test_kkt_conditions_hold_property(seed, n_classes, C, l1_ratio, grouped):
 
 def test_auto_verbose_callback_and_errors(problem, capsys):
     X, y = problem
-    model = SoftmaxRegression(C=0.1, l1_ratio=1, verbose=2).fit(X, y)
+    model = SoftmaxRegression(C=0.1, l1_ratio=1, warm_start=True).fit(X, y)
+    capsys.readouterr()
+    model.set_params(C=0.2, verbose=2).fit(X, y)  # "auto" warm: newton-cd
     out = capsys.readouterr().out
     assert "[newton-cd]" in out and "duality gap certifies" in out
     with pytest.warns(ConvergenceWarning, match="newton-cd"):
-        SoftmaxRegression(C=10, l1_ratio=1, tol=1e-12, max_iter=1).fit(X, y)
+        SoftmaxRegression(
+            C=10, l1_ratio=1, solver="newton-cd", tol=1e-12, max_iter=1
+        ).fit(X, y)
     with pytest.raises(ValueError, match=r"grouped.*bounds"):
         SoftmaxRegression(l1_ratio=1, l1_type="grouped", upper_bounds=1).fit(X, y)
     with pytest.raises(ValueError, match="needs solver='newton-cd'"):

@@ -270,8 +270,11 @@ def test_x_is_computed_once_and_inputs_are_left_alone(
     SoftmaxRegression(tol=1e-6, verbose=1).fit(
         X_lazy, chunked(y), sample_weight=weights
     )
-    assert "in 7 chunks on 2 workers, persisted on the workers" in (
-        capsys.readouterr().out
+    # Where persisted chunks land is the scheduler's choice: a worker busy at
+    # that moment may get none (seen once in CI, the machine loaded).
+    assert re.search(
+        r"in 7 chunks on (1 worker|2 workers), persisted on the workers",
+        capsys.readouterr().out,
     )
     assert log.read_text().count("chunk") == X_lazy.numblocks[0]
     assert_array_equal(weights, weights_before)

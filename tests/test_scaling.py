@@ -176,7 +176,9 @@ def test_resolve_solver_rule():
     assert resolve_solver("auto", small, 0.0) == "newton-cg"
     assert resolve_solver("auto", text, 0.0) == "newton-cg"
     assert resolve_solver("auto", large, 0.0) == "lbfgs"  # 1e6 dense entries
-    assert resolve_solver("auto", small, 0.5) == "newton-cd"
+    assert resolve_solver("auto", small, 0.5) == "lbfgs"
+    assert resolve_solver("auto", small, 0.5, warm=True) == "newton-cd"
+    assert resolve_solver("auto", small, 0.5, grouped=True) == "newton-cd"
     assert resolve_solver("trust-ncg", large, 0.0) == "trust-ncg"
 
 

@@ -835,9 +835,11 @@ class DaskData:
             if self.streamed
             else "persisted on the workers"
         )
+        n_workers = len(self._actors)
+        workers = f"{n_workers} worker" + ("s" if n_workers != 1 else "")
         return (
             f"Dask: X {n_rows:,} x {n_features} {self.dtype} in "
-            f"{len(self._x_keys):,} chunks on {len(self._actors)} workers, {held}; "
+            f"{len(self._x_keys):,} chunks on {workers}, {held}; "
             f"set-up {seconds:.1f} s (labels, weights and one pass over X)"
         )
 
