@@ -214,7 +214,7 @@ def run_case(name, X, y, alpha, grouped, n_lambdas, ratio, quick, peers=True) ->
     lams = lambdas(X, y, alpha, grouped, n_lambdas, ratio)
     runs = {}  # label -> (seconds, coefs)
     runs["ours newton-cd"] = ours_path(X, y, lams, alpha, grouped)
-    if not grouped and peers:
+    if not grouped and peers and not quick:  # (--quick: tested elsewhere)
         runs["ours lbfgs"] = ours_path(X, y, lams, alpha, grouped, solver="lbfgs")
 
     def values_of(coefs):

@@ -36,7 +36,7 @@ names = np.array(data.feature_names)
 def path(l1_type):
     """Coefficients along C from where the path starts, warm-started."""
     C_min = l1_min_c(X, y, l1_type=l1_type)
-    Cs = C_min * np.logspace(0, 2.5, 40)
+    Cs = C_min * np.logspace(0, 2.5, 25)
     model = SoftmaxRegression(l1_ratio=1.0, l1_type=l1_type, warm_start=True)
     coefs = np.array([model.set_params(C=C).fit(X, y).coef_ for C in Cs])
     return Cs, coefs
