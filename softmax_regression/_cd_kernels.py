@@ -639,51 +639,43 @@ def newton_cd(
                 predicted += gradient[jj, k] * (weights[jj, k] - start[jj, k])
         for k in range(n_classes):
             predicted += gradient_b[0, k] * (intercept[k] - start_b[k])
-        # No descent direction at all: nothing to do.
-        if not predicted < 0.0:
-            for jj in range(n_work):
-                for k in range(n_classes):
-                    weights[jj, k] = start[jj, k]
-            for k in range(n_classes):
-                intercept[k] = start_b[k]
-            status = STALLED
-            break
         # Backtracking along W + alpha Delta (convex in alpha: the bounds
-        # hold at every trial).
-        direction = weights - start
-        direction_b = intercept - start_b
-        _change(
-            dense, data, indices, indptr, is_sparse, cols, direction, direction_b,
-            change,
-        )  # fmt: skip
-        alpha = 1.0
+        # hold at every trial); no descent direction at all: no step.
         accepted = False
-        for _ in range(_MAX_HALVINGS):
-            for jj in range(n_work):
+        if predicted < 0.0:
+            direction = weights - start
+            direction_b = intercept - start_b
+            _change(
+                dense, data, indices, indptr, is_sparse, cols, direction,
+                direction_b, change,
+            )  # fmt: skip
+            alpha = 1.0
+            for _ in range(_MAX_HALVINGS):
+                for jj in range(n_work):
+                    for k in range(n_classes):
+                        weights[jj, k] = start[jj, k] + alpha * direction[jj, k]
                 for k in range(n_classes):
-                    weights[jj, k] = start[jj, k] + alpha * direction[jj, k]
-            for k in range(n_classes):
-                intercept[k] = start_b[k] + alpha * direction_b[k]
-                for i in range(n_samples):
-                    trial[k, i] = scores[k, i] + alpha * change[k, i]
-            n_evaluations += 1
-            value = data_term(
-                trial, targets, soft_targets, soft, smoothing, weight
-            ) + _penalty(weights, l1, l2, grouped)
-            if value <= objective + _ARMIJO * alpha * predicted:
-                accepted = True
-                break
-            # A decrease under the objective's rounding: the model, which
-            # the gradient resolves, is trusted where the values cannot be
-            # compared (the full step, as long as it loses nothing visible).
-            if alpha == 1.0 and -predicted < _RESOLVED * abs(objective):
-                accepted = value <= objective + _RESOLVED * abs(objective)
-                break
-            alpha *= 0.5
-        if alpha < 1.0:
-            damping[0] = min(damping[0] * 2.0, _MAX_DAMPING)
-        else:
-            damping[0] = max(damping[0] * 0.5, 1.0)
+                    intercept[k] = start_b[k] + alpha * direction_b[k]
+                    for i in range(n_samples):
+                        trial[k, i] = scores[k, i] + alpha * change[k, i]
+                n_evaluations += 1
+                value = data_term(
+                    trial, targets, soft_targets, soft, smoothing, weight
+                ) + _penalty(weights, l1, l2, grouped)
+                if value <= objective + _ARMIJO * alpha * predicted:
+                    accepted = True
+                    break
+                # A decrease under the objective's rounding: the model, which
+                # the gradient resolves, is trusted where the values cannot
+                # be compared (the full step, if it loses nothing visible).
+                if alpha == 1.0 and -predicted < _RESOLVED * abs(objective):
+                    accepted = value <= objective + _RESOLVED * abs(objective)
+                    break
+                alpha *= 0.5
+            if alpha < 1.0:
+                damping[0] = min(damping[0] * 2.0, _MAX_DAMPING)
+            else:
+                damping[0] = max(damping[0] * 0.5, 1.0)
         if not accepted:
             for jj in range(n_work):
                 for k in range(n_classes):
